@@ -1,0 +1,20 @@
+"""Drive Huawei Cloud ModelArts from JupyterLab: a server extension, a labextension and magics."""
+
+try:
+    from ._version import __version__
+except ImportError:  # running from a source tree that was never built
+    import warnings
+
+    warnings.warn("Importing 'jupyter_modelarts' outside a proper installation.", stacklevel=2)
+    __version__ = "dev"
+
+
+def _jupyter_labextension_paths():
+    return [{"src": "labextension", "dest": "jupyter-modelarts"}]
+
+
+def _jupyter_server_extension_points():
+    # Imported here so that `import jupyter_modelarts` stays cheap for kernels and tools.
+    from .app import ModelArtsApp
+
+    return [{"module": "jupyter_modelarts", "app": ModelArtsApp}]

@@ -1,0 +1,1 @@
+"""Backends: the local embedded one and the ModelArts cloud one, behind :class:`base.Backend`."""

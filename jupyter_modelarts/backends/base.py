@@ -1,0 +1,119 @@
+"""The backend contract: everything the REST handlers may ask of a local or cloud backend."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+
+from traitlets import MetaHasTraits
+from traitlets.config import LoggingConfigurable
+
+from ..models import (
+    Engine,
+    Flavor,
+    ImageRequest,
+    ImageSnapshot,
+    Instance,
+    Job,
+    JobPhase,
+    JobSpec,
+    Lease,
+    LogChunk,
+    Metrics,
+    Mount,
+)
+from ..store import Store
+
+
+class _BackendMeta(MetaHasTraits, abc.ABCMeta):
+    """Traitlets' metaclass plus ABCMeta, so a backend missing a method cannot be built."""
+
+
+class Backend(LoggingConfigurable, metaclass=_BackendMeta):
+    """One implementation per place jobs and instances live.
+
+    Methods raise the errors of :mod:`jupyter_modelarts.models`; the handlers turn them into HTTP
+    statuses. A backend never sees tornado or HTTP requests.
+    """
+
+    #: Short name shown to users and recorded on jobs ("local", "modelarts").
+    name = "abstract"
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        state_dir: str,
+        root_dir: str,
+        request_shutdown: Callable[[str], None],
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.store = store
+        self.state_dir = state_dir
+        self.root_dir = root_dir
+        # Called with a reason when the instance must stop (lease expiry).
+        self.request_shutdown = request_shutdown
+
+    async def start(self) -> None:
+        """Resume what was going on before a restart (jobs, timers)."""
+
+    async def close(self) -> None:
+        """Release timers, watchers and clients; running jobs keep running."""
+
+    @abc.abstractmethod
+    async def get_instance(self) -> Instance: ...
+
+    @abc.abstractmethod
+    async def get_lease(self) -> Lease: ...
+
+    @abc.abstractmethod
+    async def renew_lease(self, duration_s: int) -> Lease: ...
+
+    @abc.abstractmethod
+    async def list_mounts(self) -> list[Mount]: ...
+
+    @abc.abstractmethod
+    async def create_mount(self, uri: str, mount_path: str) -> Mount: ...
+
+    @abc.abstractmethod
+    async def get_mount(self, mount_id: str) -> Mount: ...
+
+    @abc.abstractmethod
+    async def delete_mount(self, mount_id: str) -> Mount: ...
+
+    @abc.abstractmethod
+    async def save_image(self, request: ImageRequest) -> ImageSnapshot: ...
+
+    @abc.abstractmethod
+    async def list_images(self) -> list[ImageSnapshot]: ...
+
+    @abc.abstractmethod
+    async def get_image(self, image_id: str) -> ImageSnapshot: ...
+
+    @abc.abstractmethod
+    async def list_flavors(self) -> list[Flavor]: ...
+
+    @abc.abstractmethod
+    async def list_engines(self) -> list[Engine]: ...
+
+    @abc.abstractmethod
+    async def submit_job(self, spec: JobSpec) -> Job: ...
+
+    @abc.abstractmethod
+    async def list_jobs(self, phase: JobPhase | None = None) -> list[Job]: ...
+
+    @abc.abstractmethod
+    async def get_job(self, job_id: str) -> Job: ...
+
+    @abc.abstractmethod
+    async def stop_job(self, job_id: str) -> Job: ...
+
+    @abc.abstractmethod
+    async def delete_job(self, job_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def read_logs(self, job_id: str, task: str, offset: int, limit: int) -> LogChunk: ...
+
+    @abc.abstractmethod
+    async def get_metrics(self, job_id: str) -> Metrics: ...

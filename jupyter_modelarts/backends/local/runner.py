@@ -1,0 +1,670 @@
+"""Local training jobs: one detached process group per task, state that outlives the server.
+
+Each task runs under a tiny ``/bin/sh`` wrapper that writes the task's exit status to a file when
+it ends, so the real outcome is known even if the server was dead at that moment. The server
+learns of an exit through a pidfd (no polling), and re-attaches to live tasks after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from ...models import (
+    Conflict,
+    InvalidRequest,
+    Job,
+    JobPhase,
+    JobSpec,
+    LogChunk,
+    Metrics,
+    MetricSeries,
+    NotFound,
+    Task,
+    now_ms,
+    parse_obs_uri,
+)
+from ...store import Store
+from .objects import ObjectStore
+
+# The wrapper ignores TERM/INT/HUP only for itself (a trap with a command is reset in children), so
+# a stop reaches the user's process and the wrapper still records how it ended.
+_WRAPPER = (
+    'exit_file=$1; shift; trap : TERM INT HUP; "$@"; rc=$?; '
+    'printf "%s" "$rc" > "$exit_file.tmp" && mv -f "$exit_file.tmp" "$exit_file"'
+)
+INLINE_BOOT_FILE = "ma_boot.py"
+MAX_CODE_FILES = 1000
+MAX_CODE_BYTES = 5 * 1024**3
+_EXCLUDED_DIRS = {".git", ".ipynb_checkpoints", "__pycache__", "node_modules", ".hg", ".svn"}
+# Variables of the server that a job must not inherit: the server's own secrets and identity.
+_PRIVATE_ENV_PREFIXES = ("JUPYTER_TOKEN", "JPY_", "JUPYTER_MODELARTS_", "HUAWEICLOUD_SDK_")
+_METRIC_POINTS_KEPT = 720
+
+
+def _is_virtualenv(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "pyvenv.cfg")) or os.path.isdir(
+        os.path.join(path, "conda-meta")
+    )
+
+
+def plan_snapshot(code_dir: str) -> list[str]:
+    """Relative paths to copy from ``code_dir``, within ModelArts' upload limits (400 otherwise)."""
+    if not os.path.isdir(code_dir):
+        raise InvalidRequest(f"code_dir {code_dir} is not a folder", field="code_dir")
+    files: list[str] = []
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(code_dir):
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in _EXCLUDED_DIRS and not _is_virtualenv(os.path.join(dirpath, d))
+        )
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if not os.path.isfile(path):
+                continue
+            files.append(os.path.relpath(path, code_dir))
+            total += os.path.getsize(path)
+            if len(files) > MAX_CODE_FILES:
+                raise InvalidRequest(
+                    f"code_dir has more than {MAX_CODE_FILES} files (the ModelArts limit); "
+                    "move data to OBS and pass it as an input",
+                    field="code_dir",
+                )
+            if total > MAX_CODE_BYTES:
+                raise InvalidRequest(
+                    "code_dir is larger than 5 GB (the ModelArts limit); "
+                    "move data to OBS and pass it as an input",
+                    field="code_dir",
+                )
+    return files
+
+
+def _copy_snapshot(code_dir: str, files: list[str], dest: str) -> None:
+    for rel in files:
+        target = os.path.join(dest, rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(os.path.join(code_dir, rel), target)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _process_alive(pid: int, create_time: float) -> bool:
+    """True while the very process we started (not a reuse of its pid) has not exited."""
+    try:
+        proc = psutil.Process(pid)
+        return (
+            abs(proc.create_time() - create_time) < 0.05 and proc.status() != psutil.STATUS_ZOMBIE
+        )
+    except psutil.Error:
+        return False
+
+
+@dataclass
+class _TaskRun:
+    """What the server holds for a task while it runs (rebuilt after a restart)."""
+
+    name: str
+    dir: str
+    pid: int | None = None
+    create_time: float | None = None
+    popen: subprocess.Popen | None = None
+    cpu_prev: tuple[float, float] | None = None
+
+    @property
+    def exit_file(self) -> str:
+        return os.path.join(self.dir, "exit_code")
+
+    @property
+    def log_file(self) -> str:
+        return os.path.join(self.dir, "log")
+
+    def recorded_exit(self) -> int | None:
+        try:
+            with open(self.exit_file) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+
+class JobRunner:
+    """Owns local jobs: snapshot, queue, launch, follow, stop, and their records in the store."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        objects: ObjectStore,
+        jobs_dir: str,
+        max_concurrent: int,
+        stop_grace_s: float,
+        metrics_interval_s: float,
+        python: str,
+        log: Any,
+        on_change: Callable[[Job], None] | None = None,
+    ):
+        self.store = store
+        self.objects = objects
+        self.jobs_dir = jobs_dir
+        self.max_concurrent = max_concurrent
+        self.stop_grace_s = stop_grace_s
+        self.metrics_interval_s = metrics_interval_s
+        self.python = python
+        self.log = log
+        self.on_change = on_change
+        self._runs: dict[str, list[_TaskRun]] = {}
+        self._lock = asyncio.Lock()
+        self._sampler: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()
+        self._pidfds: dict[int, int] = {}  # pid -> pidfd of each task being watched
+        os.makedirs(jobs_dir, exist_ok=True)
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _load(self, job_id: str) -> tuple[Job, dict[str, Any]]:
+        data = self.store.get("job", job_id)
+        if data is None or data.get("backend") != "local":
+            raise NotFound(f"no job {job_id}", field="job_id")
+        runtime = data.pop("runtime", {})
+        return Job.from_record(data), runtime
+
+    def _save(self, job: Job, runtime: dict[str, Any]) -> None:
+        self.store.put("job", job.id, {**job.to_json(), "runtime": runtime})
+        if self.on_change:
+            self.on_change(job)
+
+    def _job_dir(self, job_id: str) -> str:
+        return os.path.join(self.jobs_dir, job_id)
+
+    def _task_runs(self, job: Job, runtime: dict[str, Any]) -> list[_TaskRun]:
+        runs = self._runs.get(job.id)
+        if runs is None:
+            runs = []
+            for i, task in enumerate(job.tasks):
+                info = runtime.get("tasks", [{}] * len(job.tasks))[i]
+                runs.append(
+                    _TaskRun(
+                        task.name,
+                        os.path.join(self._job_dir(job.id), "tasks", task.name),
+                        pid=info.get("pid"),
+                        create_time=info.get("create_time"),
+                    )
+                )
+            self._runs[job.id] = runs
+        return runs
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Follow again what ran before a restart; settle what ended while the server was away."""
+        for data in self.store.list("job"):
+            if data.get("backend") != "local" or JobPhase(data["phase"]).is_final:
+                continue
+            job, runtime = self._load(data["id"])
+            if job.phase is JobPhase.CREATING:
+                job.phase, job.ended_at = JobPhase.FAILED, now_ms()
+                job.message = (
+                    "the server stopped while the code was being snapshotted; submit again"
+                )
+                self._save(job, runtime)
+                continue
+            if job.phase in (JobPhase.RUNNING, JobPhase.TERMINATING):
+                for run in self._task_runs(job, runtime):
+                    if (
+                        run.recorded_exit() is None
+                        and run.pid
+                        and _process_alive(run.pid, run.create_time or 0)
+                    ):
+                        self._watch(job.id, run)
+                await self._settle(job.id)
+        await self._start_pending()
+        self._sampler = asyncio.create_task(self._sample_forever())
+
+    async def close(self) -> None:
+        for task in [self._sampler, *self._background]:
+            if task:
+                task.cancel()
+        loop = asyncio.get_running_loop()
+        for fd in self._pidfds.values():
+            loop.remove_reader(fd)
+            os.close(fd)
+        self._pidfds.clear()
+        # Running jobs keep running: they are picked up again by the next start().
+
+    # -- submit ----------------------------------------------------------------------------
+
+    def _input_paths(self, spec: JobSpec) -> dict[str, str]:
+        """Local folders of the inputs; checks that every input and output bucket exists."""
+        for key, value in spec.outputs.items():
+            self.objects.bucket_dir(parse_obs_uri(value, f"outputs.{key}").bucket)
+        return {
+            k: self.objects.path_for(parse_obs_uri(v, f"inputs.{k}"), field=f"inputs.{k}")
+            for k, v in spec.inputs.items()
+        }
+
+    async def submit(self, spec: JobSpec, root_dir: str) -> Job:
+        code_dir = None
+        files: list[str] = []
+        if spec.code_dir:
+            code_dir = os.path.join(root_dir, os.path.expanduser(spec.code_dir))
+            files = await asyncio.to_thread(plan_snapshot, code_dir)
+            if spec.boot_file and spec.boot_file not in files:
+                raise InvalidRequest(
+                    f"boot_file {spec.boot_file} is not in code_dir", field="boot_file"
+                )
+        input_paths = self._input_paths(spec)
+        job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        job = Job(
+            id=job_id,
+            name=spec.name,
+            backend="local",
+            phase=JobPhase.CREATING,
+            spec=spec,
+            tasks=[Task(f"worker-{i}", JobPhase.CREATING) for i in range(spec.nodes)],
+        )
+        runtime: dict[str, Any] = {"inputs": input_paths}
+        self._save(job, runtime)
+        code_dest = os.path.join(self._job_dir(job_id), "code")
+        try:
+            os.makedirs(code_dest)
+            if code_dir:
+                await asyncio.to_thread(_copy_snapshot, code_dir, files, code_dest)
+            if spec.code is not None:
+                with open(os.path.join(code_dest, INLINE_BOOT_FILE), "w") as f:
+                    f.write(spec.code)
+        except OSError as err:
+            job.phase, job.ended_at = JobPhase.FAILED, now_ms()
+            job.message = f"could not snapshot the code: {err}"
+            self._save(job, runtime)
+            return job
+        job.phase = JobPhase.PENDING
+        for task in job.tasks:
+            task.phase = JobPhase.PENDING
+        self._save(job, runtime)
+        await self._start_pending()
+        return self._load(job_id)[0]
+
+    def _running_count(self) -> int:
+        return sum(
+            1
+            for d in self.store.list("job")
+            if d.get("backend") == "local"
+            and d["phase"] in (JobPhase.RUNNING.value, JobPhase.TERMINATING.value)
+        )
+
+    async def _start_pending(self) -> None:
+        async with self._lock:
+            pending = [
+                d
+                for d in self.store.list("job")
+                if d.get("backend") == "local" and d["phase"] == JobPhase.PENDING.value
+            ]
+            free = self.max_concurrent - self._running_count()
+            for data in sorted(pending, key=lambda d: d["created_at"])[: max(free, 0)]:
+                job, runtime = self._load(data["id"])
+                self._launch(job, runtime)
+
+    def _task_env(self, job: Job, index: int, port: int, task_dir: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
+        nodes = job.spec.nodes
+        job_dir = self._job_dir(job.id)
+        env.update(job.spec.env)
+        env.update(
+            {
+                # The names ModelArts sets in a training container, so cloud code runs unchanged.
+                "MA_NUM_HOSTS": str(nodes),
+                "VC_TASK_INDEX": str(index),
+                "VC_WORKER_NUM": str(nodes),
+                "VC_WORKER_HOSTS": ",".join(["127.0.0.1"] * nodes),
+                "MA_CURRENT_IP": "127.0.0.1",
+                "MA_CURRENT_INSTANCE_NAME": f"{job.name}-worker-{index}",
+                "MA_TASK_NAME": "worker",
+                "MA_NUM_GPUS": "0",
+                "MA_JOB_DIR": job_dir,
+                "MA_LOG_DIR": task_dir,
+                "WORKSPACE": os.path.join(job_dir, "code"),
+                # torch.distributed's names, so multi-process training code runs unchanged.
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+                "WORLD_SIZE": str(nodes),
+                "RANK": str(index),
+                "LOCAL_RANK": "0",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def _argv(self, job: Job, runtime: dict[str, Any]) -> list[str]:
+        spec = job.spec
+        code = os.path.join(self._job_dir(job.id), "code")
+        if spec.command:
+            argv = list(spec.command)
+        else:
+            argv = [self.python, "-u", os.path.join(code, spec.boot_file or INLINE_BOOT_FILE)]
+        argv += [f"--{k}={v}" for k, v in spec.parameters.items()]
+        argv += [f"--{k}={v}" for k, v in runtime["inputs"].items()]
+        argv += [f"--{k}={self._output_dir(job.id, k)}" for k in spec.outputs]
+        return argv
+
+    def _output_dir(self, job_id: str, name: str) -> str:
+        return os.path.join(self._job_dir(job_id), "outputs", name)
+
+    def _launch(self, job: Job, runtime: dict[str, Any]) -> None:
+        port = _free_port()
+        argv = self._argv(job, runtime)
+        for name in job.spec.outputs:
+            os.makedirs(self._output_dir(job.id, name), exist_ok=True)
+        runs = [
+            _TaskRun(t.name, os.path.join(self._job_dir(job.id), "tasks", t.name))
+            for t in job.tasks
+        ]
+        self._runs[job.id] = runs
+        runtime["tasks"] = []
+        job.phase, job.started_at = JobPhase.RUNNING, now_ms()
+        for index, (task, run) in enumerate(zip(job.tasks, runs, strict=True)):
+            os.makedirs(run.dir, exist_ok=True)
+            with open(run.log_file, "ab") as log_file:
+                try:
+                    run.popen = subprocess.Popen(
+                        ["/bin/sh", "-c", _WRAPPER, "ma-task", run.exit_file, *argv],
+                        cwd=os.path.join(self._job_dir(job.id), "code"),
+                        env=self._task_env(job, index, port, run.dir),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log_file,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                except OSError as err:
+                    log_file.write(f"could not start: {err}\n".encode())
+                    with open(run.exit_file, "w") as f:
+                        f.write("127")
+                    runtime["tasks"].append({})
+                    continue
+            run.pid = run.popen.pid
+            with contextlib.suppress(psutil.Error):
+                run.create_time = psutil.Process(run.pid).create_time()
+            runtime["tasks"].append({"pid": run.pid, "create_time": run.create_time})
+            task.phase, task.started_at = JobPhase.RUNNING, job.started_at
+        self._save(job, runtime)
+        for run in runs:
+            if run.pid:
+                self._watch(job.id, run)
+        self._spawn(self._settle(job.id))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- following -------------------------------------------------------------------------
+
+    def _watch(self, job_id: str, run: _TaskRun) -> None:
+        """Call _settle when the task's process exits: a pidfd where Linux has one, else polling."""
+        loop = asyncio.get_running_loop()
+        pid = run.pid
+        assert pid is not None
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self._spawn(self._poll_exit(job_id, run))
+            return
+        self._pidfds[pid] = fd
+
+        def exited() -> None:
+            loop.remove_reader(fd)
+            os.close(self._pidfds.pop(pid, fd))
+            if run.popen is not None:
+                run.popen.wait()  # reap our own child at once
+            self._spawn(self._settle(job_id))
+
+        loop.add_reader(fd, exited)
+
+    async def _poll_exit(self, job_id: str, run: _TaskRun) -> None:
+        while _process_alive(run.pid or 0, run.create_time or 0):
+            if run.popen is not None and run.popen.poll() is not None:
+                break
+            await asyncio.sleep(0.2)
+        await self._settle(job_id)
+
+    async def _settle(self, job_id: str) -> None:
+        """Bring the record up to date with the processes; finish the job when all tasks ended."""
+        try:
+            job, runtime = self._load(job_id)
+        except NotFound:
+            return
+        if job.phase not in (JobPhase.RUNNING, JobPhase.TERMINATING):
+            return
+        runs = self._task_runs(job, runtime)
+        changed = False
+        failed = None
+        for task, run in zip(job.tasks, runs, strict=True):
+            if task.phase.is_final:
+                continue
+            alive = run.pid is not None and _process_alive(run.pid, run.create_time or 0)
+            if run.popen is not None and run.popen.poll() is not None:
+                alive = False
+            if alive:
+                continue
+            code = run.recorded_exit()
+            task.exit_code, task.ended_at = code, now_ms()
+            if runtime.get("stop_requested"):
+                task.phase = JobPhase.TERMINATED
+            elif code == 0:
+                task.phase = JobPhase.COMPLETED
+            else:
+                task.phase = JobPhase.FAILED
+                failed = task
+            changed = True
+        if (
+            failed is not None
+            and not runtime.get("stop_requested")
+            and not runtime.get("failed_task")
+        ):
+            # One failed worker fails the job: stop its peers, as ModelArts does.
+            runtime["failed_task"] = failed.name
+            self._signal_all(runs, signal.SIGTERM)
+            self._spawn(self._kill_after_grace(job.id))
+        if all(t.phase.is_final for t in job.tasks):
+            self._finish(job, runtime)
+            changed = True
+        if changed:
+            self._save(job, runtime)
+            if job.phase.is_final:
+                self._runs.pop(job.id, None)
+                self._spawn(self._start_pending())
+
+    def _finish(self, job: Job, runtime: dict[str, Any]) -> None:
+        job.ended_at = now_ms()
+        codes = [t.exit_code for t in job.tasks]
+        if runtime.get("stop_requested"):
+            job.phase = JobPhase.TERMINATED
+            job.message = "stopped on request"
+        elif all(c == 0 for c in codes):
+            job.phase, job.exit_code = JobPhase.COMPLETED, 0
+        else:
+            job.phase = JobPhase.FAILED
+            culprit = next(
+                (t for t in job.tasks if t.name == runtime.get("failed_task")),
+                next(t for t in job.tasks if t.exit_code != 0),
+            )
+            job.exit_code = culprit.exit_code
+            job.message = (
+                f"{culprit.name} exited with code {culprit.exit_code}"
+                if culprit.exit_code is not None
+                else f"{culprit.name} was killed before it could record an exit code"
+            )
+        self._copy_outputs(job, runtime)
+
+    def _copy_outputs(self, job: Job, runtime: dict[str, Any]) -> None:
+        """Copy each output folder to its obs:// location, as ModelArts does at the end."""
+        if runtime.get("outputs_copied"):
+            return
+        errors = []
+        for name, uri in job.spec.outputs.items():
+            try:
+                dest = self.objects.path_for(parse_obs_uri(uri), create=True)
+                shutil.copytree(self._output_dir(job.id, name), dest, dirs_exist_ok=True)
+            except Exception as err:
+                errors.append(f"output {name} → {uri}: {err}")
+        runtime["outputs_copied"] = True
+        if errors:
+            job.message = "; ".join(filter(None, [job.message, *errors]))
+
+    # -- stop / delete ---------------------------------------------------------------------
+
+    @staticmethod
+    def _signal_all(runs: list[_TaskRun], sig: int) -> None:
+        for run in runs:
+            if run.pid and _process_alive(run.pid, run.create_time or 0):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(run.pid, sig)
+
+    async def _kill_after_grace(self, job_id: str) -> None:
+        await asyncio.sleep(self.stop_grace_s)
+        runs = self._runs.get(job_id)
+        if runs:
+            self._signal_all(runs, signal.SIGKILL)
+
+    async def stop(self, job_id: str) -> Job:
+        job, runtime = self._load(job_id)
+        if job.phase.is_final:
+            raise Conflict(f"job {job_id} has already ended ({job.phase.value})", field="job_id")
+        runtime["stop_requested"] = True
+        if job.phase in (JobPhase.CREATING, JobPhase.PENDING):
+            job.phase, job.ended_at, job.message = (
+                JobPhase.TERMINATED,
+                now_ms(),
+                "stopped on request",
+            )
+            for task in job.tasks:
+                task.phase = JobPhase.TERMINATED
+            self._save(job, runtime)
+            return job
+        job.phase = JobPhase.TERMINATING
+        self._save(job, runtime)
+        runs = self._task_runs(job, runtime)
+        self._signal_all(runs, signal.SIGTERM)
+        self._spawn(self._kill_after_grace(job_id))
+        return job
+
+    async def delete(self, job_id: str) -> None:
+        job, _ = self._load(job_id)
+        if not job.phase.is_final:
+            raise Conflict(
+                f"job {job_id} is {job.phase.value}; stop it before deleting it", field="job_id"
+            )
+        self.store.delete("job", job_id)
+        await asyncio.to_thread(shutil.rmtree, self._job_dir(job_id), True)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job:
+        return self._load(job_id)[0]
+
+    def read_logs(self, job_id: str, task: str, offset: int, limit: int) -> LogChunk:
+        job, runtime = self._load(job_id)
+        names = [t.name for t in job.tasks]
+        if task not in names:
+            raise NotFound(
+                f"job {job_id} has no task {task!r} (tasks: {', '.join(names)})", field="task"
+            )
+        path = os.path.join(self._job_dir(job_id), "tasks", task, "log")
+        try:
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                f.seek(min(offset, size))
+                data = f.read(limit)
+        except FileNotFoundError:
+            size, data = 0, b""
+        start = min(offset, size)
+        # Never split a UTF-8 character across chunks: hand back the partial tail next time.
+        cut = len(data)
+        for back in range(1, min(4, len(data)) + 1):
+            byte = data[-back]
+            if byte & 0xC0 == 0x80:
+                continue
+            if byte >= 0xC0 and back < (2 if byte < 0xE0 else 3 if byte < 0xF0 else 4):
+                cut = len(data) - back
+            break
+        data = data[:cut]
+        ended = next(t for t in job.tasks if t.name == task).phase.is_final
+        next_offset = start + len(data)
+        return LogChunk(
+            task=task,
+            offset=start,
+            next_offset=next_offset,
+            size=size,
+            content=data.decode("utf-8", errors="replace"),
+            complete=ended and next_offset >= size,
+        )
+
+    def metrics(self, job_id: str) -> Metrics:
+        job, _ = self._load(job_id)
+        series: list[MetricSeries] = []
+        for task in job.tasks:
+            path = os.path.join(self._job_dir(job_id), "tasks", task.name, "metrics.jsonl")
+            cpu: list[list[float]] = []
+            mem: list[list[float]] = []
+            with contextlib.suppress(FileNotFoundError), open(path) as f:
+                for line in f:
+                    with contextlib.suppress(ValueError, KeyError):
+                        point = json.loads(line)
+                        cpu.append([point["t"], point["cpu"]])
+                        mem.append([point["t"], point["mem"]])
+            series.append(MetricSeries(task.name, "cpuUsage", "%", cpu[-_METRIC_POINTS_KEPT:]))
+            series.append(MetricSeries(task.name, "memUsage", "MiB", mem[-_METRIC_POINTS_KEPT:]))
+        return Metrics(job_id=job_id, series=series)
+
+    # -- metrics sampling ------------------------------------------------------------------
+
+    async def _sample_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.metrics_interval_s)
+            for runs in list(self._runs.values()):
+                for run in runs:
+                    self._sample(run)
+
+    @staticmethod
+    def _sample(run: _TaskRun) -> None:
+        """Append one CPU (% of a core since the last sample) and RSS (MiB) point for the task."""
+        if not run.pid or not _process_alive(run.pid, run.create_time or 0):
+            return
+        try:
+            root = psutil.Process(run.pid)
+            procs = [root, *root.children(recursive=True)]
+            cpu_s = rss = 0.0
+            for proc in procs:
+                with contextlib.suppress(psutil.Error):
+                    times = proc.cpu_times()
+                    cpu_s += times.user + times.system
+                    rss += proc.memory_info().rss
+        except psutil.Error:
+            return
+        now = time.time()
+        if run.cpu_prev is None:
+            run.cpu_prev = (now, cpu_s)
+            return
+        then, cpu_then = run.cpu_prev
+        run.cpu_prev = (now, cpu_s)
+        percent = max(0.0, (cpu_s - cpu_then) / max(now - then, 1e-6) * 100)
+        point = {"t": int(now * 1000), "cpu": round(percent, 1), "mem": round(rss / 2**20, 1)}
+        with open(os.path.join(run.dir, "metrics.jsonl"), "a") as f:
+            f.write(json.dumps(point) + "\n")

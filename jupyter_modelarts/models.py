@@ -1,0 +1,576 @@
+"""The domain vocabulary shared by handlers, backends, magics and the store.
+
+Everything that crosses the REST API is one of these types; ``to_json`` gives the wire form the
+OpenAPI document describes, and request parsers raise :class:`InvalidRequest` naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+# ---------------------------------------------------------------------------------------------
+# Errors: each carries its HTTP status, so the handlers map them in one place.
+
+
+class ModelArtsError(Exception):
+    """Base of every error a backend raises on purpose."""
+
+    status = 500
+    code = "ModelArts.Internal"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+        self.request_id = request_id
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "message": self.message,
+            "reason": type(self).__name__,
+            "code": self.code,
+        }
+        if self.field:
+            body["field"] = self.field
+        if self.request_id:
+            body["request_id"] = self.request_id
+        return body
+
+
+class InvalidRequest(ModelArtsError):
+    """The caller sent something we will not act on (400)."""
+
+    status = 400
+    code = "ModelArts.InvalidRequest"
+
+
+class PermissionDenied(ModelArtsError):
+    """The credentials lack an IAM action (403)."""
+
+    status = 403
+    code = "ModelArts.PermissionDenied"
+
+
+class NotFound(ModelArtsError):
+    """The named resource does not exist (404)."""
+
+    status = 404
+    code = "ModelArts.NotFound"
+
+
+class Conflict(ModelArtsError):
+    """The resource exists or is in a state that forbids the request (409)."""
+
+    status = 409
+    code = "ModelArts.Conflict"
+
+
+class UpstreamError(ModelArtsError):
+    """The cloud answered with an error we pass on (502)."""
+
+    status = 502
+    code = "ModelArts.Upstream"
+
+
+class BackendUnavailable(ModelArtsError):
+    """The backend cannot serve now: not configured, or the cloud is unreachable (503)."""
+
+    status = 503
+    code = "ModelArts.Unavailable"
+
+
+def now_ms() -> int:
+    """Wall-clock time as epoch milliseconds, the unit of every timestamp on the wire."""
+    return int(time.time() * 1000)
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value):
+        return {f.name: _wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_wire(v) for v in value]
+    return value
+
+
+class _Wire:
+    def to_json(self) -> dict[str, Any]:
+        return _wire(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Instance, flavors, engines, lease
+
+
+@dataclass
+class Flavor(_Wire):
+    id: str
+    name: str
+    type: str  # CPU | GPU | NPU
+    cpu_count: int
+    memory_mb: int
+    gpu_count: int = 0
+    gpu_name: str | None = None
+    max_nodes: int = 1
+
+
+@dataclass
+class Engine(_Wire):
+    id: str
+    name: str
+    version: str
+    image: str | None = None
+
+
+@dataclass
+class Lease(_Wire):
+    """Auto-stop state. ``stop_at`` is epoch ms; ``remaining_s`` is computed at read time."""
+
+    enabled: bool
+    type: str = "TIMING"
+    duration_s: int | None = None
+    renewed_at: int | None = None
+    stop_at: int | None = None
+    remaining_s: float | None = None
+
+
+@dataclass
+class Instance(_Wire):
+    backend: str
+    id: str
+    name: str
+    status: str
+    flavor: Flavor
+    image: str | None = None
+    lease: Lease | None = None
+
+
+LEASE_MIN_S = 3600
+LEASE_MAX_S = 72 * 3600
+
+
+def parse_lease_duration(body: dict[str, Any]) -> int:
+    """The renewal length in seconds from ``{"duration_s": N}``, 1 h to 72 h as ModelArts allows."""
+    value = body.get("duration_s")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRequest("duration_s must be a number of seconds", field="duration_s")
+    if not LEASE_MIN_S <= value <= LEASE_MAX_S:
+        raise InvalidRequest(
+            f"duration_s must be between {LEASE_MIN_S} (1 h) and {LEASE_MAX_S} (72 h), got {value}",
+            field="duration_s",
+        )
+    return int(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mounts
+
+
+class MountStatus(enum.StrEnum):
+    MOUNTING = "MOUNTING"
+    MOUNTED = "MOUNTED"
+    MOUNT_FAILED = "MOUNT_FAILED"
+    UNMOUNTING = "UNMOUNTING"
+    UNMOUNT_FAILED = "UNMOUNT_FAILED"
+    UNMOUNTED = "UNMOUNTED"
+
+
+@dataclass
+class Mount(_Wire):
+    id: str
+    uri: str
+    mount_path: str
+    status: MountStatus
+    category: str = "OBS"
+    failure_reason: str | None = None
+    created_at: int = field(default_factory=now_ms)
+    updated_at: int = field(default_factory=now_ms)
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> Mount:
+        return cls(**{**data, "status": MountStatus(data["status"])})
+
+
+MAX_PATH_CHARS = 256
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_SEGMENT_RE = re.compile(r"[^\x00-\x1f\\]+")
+
+
+@dataclass(frozen=True)
+class ObsUri:
+    bucket: str
+    key: str  # without leading '/', ends with '/' for a directory
+
+    def __str__(self) -> str:
+        return f"obs://{self.bucket}/{self.key}"
+
+
+def _check_segments(segments: list[str], field_name: str, what: str) -> None:
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            raise InvalidRequest(
+                f"{what} must not contain empty, '.' or '..' segments", field=field_name
+            )
+        if not _SEGMENT_RE.fullmatch(segment):
+            raise InvalidRequest(
+                f"{what} contains a control character or backslash", field=field_name
+            )
+
+
+def parse_obs_uri(value: Any, field_name: str = "uri", *, directory: bool = True) -> ObsUri:
+    """Check an ``obs://bucket/path/`` URI: a directory below the bucket root, no escapes."""
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(
+            f"{field_name} must be a string like obs://bucket/path/", field=field_name
+        )
+    if len(value) > MAX_PATH_CHARS:
+        raise InvalidRequest(
+            f"{field_name} is longer than {MAX_PATH_CHARS} characters", field=field_name
+        )
+    if not value.startswith("obs://"):
+        raise InvalidRequest(f"{field_name} must start with obs://", field=field_name)
+    bucket, _, key = value[len("obs://") :].partition("/")
+    if not _BUCKET_RE.fullmatch(bucket) or ".." in bucket:
+        raise InvalidRequest(
+            f"{field_name}: bucket {bucket!r} must be 3-63 lowercase letters, digits, '-' or '.'",
+            field=field_name,
+        )
+    if not key.strip("/"):
+        raise InvalidRequest(
+            f"{field_name} must name a folder inside the bucket, not the bucket root",
+            field=field_name,
+        )
+    if directory and not key.endswith("/"):
+        raise InvalidRequest(
+            f"{field_name} must end with '/' (a folder), e.g. obs://{bucket}/{key}/",
+            field=field_name,
+        )
+    _check_segments(key.rstrip("/").split("/"), field_name, field_name)
+    return ObsUri(bucket, key)
+
+
+def parse_mount_path(value: Any, field_name: str = "mount_path") -> str:
+    """Check a mount path: ``/data/<name>/`` (deeper folders allowed), at most 256 characters."""
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(f"{field_name} must be a string like /data/name/", field=field_name)
+    if len(value) > MAX_PATH_CHARS:
+        raise InvalidRequest(
+            f"{field_name} is longer than {MAX_PATH_CHARS} characters", field=field_name
+        )
+    if not value.startswith("/data/"):
+        raise InvalidRequest(
+            f"{field_name} must be a folder under /data/, e.g. /data/name/", field=field_name
+        )
+    if not value.endswith("/"):
+        raise InvalidRequest(f"{field_name} must end with '/', e.g. {value}/", field=field_name)
+    rest = value[len("/data/") :].rstrip("/")
+    if not rest:
+        raise InvalidRequest(
+            f"{field_name} must be a sub-folder of /data/, not /data/ itself", field=field_name
+        )
+    _check_segments(rest.split("/"), field_name, field_name)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Images
+
+
+class ImageStatus(enum.StrEnum):
+    INIT = "INIT"
+    CREATING = "CREATING"
+    ACTIVE = "ACTIVE"
+    CREATE_FAILED = "CREATE_FAILED"
+
+
+@dataclass
+class ImageSnapshot(_Wire):
+    id: str
+    name: str
+    tag: str
+    namespace: str
+    status: ImageStatus
+    description: str = ""
+    status_message: str = ""
+    bytes_done: int = 0
+    bytes_total: int = 0
+    size_bytes: int | None = None
+    location: str | None = None  # where the image lives: an archive path or an SWR path
+    created_at: int = field(default_factory=now_ms)
+    updated_at: int = field(default_factory=now_ms)
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> ImageSnapshot:
+        return cls(**{**data, "status": ImageStatus(data["status"])})
+
+
+_IMAGE_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")
+_IMAGE_TAG_RE = re.compile(r"[A-Za-z0-9._-]+")
+_NAMESPACE_RE = re.compile(r"[a-z][A-Za-z0-9._-]*")
+
+
+@dataclass
+class ImageRequest:
+    name: str
+    tag: str
+    namespace: str
+    description: str = ""
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any], default_namespace: str) -> ImageRequest:
+        """Validate as ModelArts does (``ImageCreateReq``): lowercase name, tag, SWR namespace."""
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest("name is required", field="name")
+        if len(name) > 128 or not _IMAGE_NAME_RE.fullmatch(name):
+            raise InvalidRequest(
+                "name must be at most 128 lowercase letters, digits, '-', '_' or '.', "
+                "starting and ending with a letter or digit",
+                field="name",
+            )
+        tag = body.get("tag", "latest")
+        if not isinstance(tag, str) or not tag or len(tag) > 64 or not _IMAGE_TAG_RE.fullmatch(tag):
+            raise InvalidRequest(
+                "tag must be at most 64 letters, digits, '-', '_' or '.'", field="tag"
+            )
+        namespace = body.get("namespace") or default_namespace
+        if (
+            not isinstance(namespace, str)
+            or len(namespace) > 64
+            or not _NAMESPACE_RE.fullmatch(namespace)
+        ):
+            raise InvalidRequest(
+                "namespace must be at most 64 letters, digits, '-', '_' or '.', "
+                "starting with a lowercase letter",
+                field="namespace",
+            )
+        description = body.get("description", "")
+        if not isinstance(description, str) or len(description) > 512:
+            raise InvalidRequest(
+                "description must be a string of at most 512 characters", field="description"
+            )
+        return cls(name, tag, namespace, description)
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs
+
+
+class JobPhase(enum.StrEnum):
+    CREATING = "Creating"
+    PENDING = "Pending"
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    TERMINATING = "Terminating"
+    TERMINATED = "Terminated"
+    ABNORMAL = "Abnormal"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobPhase.COMPLETED, JobPhase.FAILED, JobPhase.TERMINATED, JobPhase.ABNORMAL)
+
+
+MAX_NODES = 16
+_JOB_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_PARAM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _str_map(body: dict[str, Any], key: str, name_re: re.Pattern[str]) -> dict[str, str]:
+    value = body.get(key) or {}
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"{key} must be an object of name: value", field=key)
+    out: dict[str, str] = {}
+    for name, item in value.items():
+        if not name_re.fullmatch(name):
+            raise InvalidRequest(f"{key}: {name!r} is not a valid name", field=f"{key}.{name}")
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise InvalidRequest(f"{key}.{name} must be a string or number", field=f"{key}.{name}")
+        out[name] = str(item)
+    return out
+
+
+@dataclass
+class JobSpec(_Wire):
+    """What to run. Exactly one of ``code`` (inline boot file), ``code_dir`` + ``boot_file``, or
+    ``command`` says what; ``code`` may also sit beside a ``code_dir`` (the cell next to its
+    neighbours)."""
+
+    name: str
+    code: str | None = None
+    code_dir: str | None = None
+    boot_file: str | None = None
+    command: list[str] | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    nodes: int = 1
+    flavor: str | None = None
+    engine: str | None = None
+    image: str | None = None
+    description: str = ""
+
+    @classmethod
+    def from_json(cls, body: Any) -> JobSpec:
+        if not isinstance(body, dict):
+            raise InvalidRequest("the request body must be a JSON object", field="body")
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in body:
+            if key not in known:
+                raise InvalidRequest(f"unknown field {key!r}", field=key)
+        name = body.get("name")
+        if not isinstance(name, str) or not _JOB_NAME_RE.fullmatch(name):
+            raise InvalidRequest("name must be 1-64 letters, digits, '-' or '_'", field="name")
+        code = body.get("code")
+        if code is not None and not isinstance(code, str):
+            raise InvalidRequest("code must be the boot file's source text", field="code")
+        code_dir = body.get("code_dir")
+        if code_dir is not None and (not isinstance(code_dir, str) or not code_dir):
+            raise InvalidRequest("code_dir must be a folder path", field="code_dir")
+        boot_file = body.get("boot_file")
+        if boot_file is not None:
+            if not isinstance(boot_file, str) or not boot_file:
+                raise InvalidRequest("boot_file must be a path inside code_dir", field="boot_file")
+            if boot_file.startswith("/") or ".." in boot_file.split("/"):
+                raise InvalidRequest(
+                    "boot_file must be a relative path inside code_dir", field="boot_file"
+                )
+        command = body.get("command")
+        if command is not None:
+            if isinstance(command, str):
+                command = ["/bin/sh", "-c", command]
+            if (
+                not isinstance(command, list)
+                or not command
+                or not all(isinstance(c, str) for c in command)
+            ):
+                raise InvalidRequest(
+                    "command must be a string or a list of strings", field="command"
+                )
+        kinds = sum(x is not None for x in (code, boot_file, command))
+        if kinds == 0:
+            raise InvalidRequest(
+                "give the job code, a code_dir with a boot_file, or a command", field="code"
+            )
+        if kinds > 1:
+            raise InvalidRequest("give only one of code, boot_file or command", field="code")
+        if boot_file is not None and code_dir is None:
+            raise InvalidRequest("boot_file needs a code_dir", field="code_dir")
+        nodes = body.get("nodes", 1)
+        if isinstance(nodes, bool) or not isinstance(nodes, int) or not 1 <= nodes <= MAX_NODES:
+            raise InvalidRequest(
+                f"nodes must be a whole number from 1 to {MAX_NODES}", field="nodes"
+            )
+        inputs = _str_map(body, "inputs", _PARAM_NAME_RE)
+        outputs = _str_map(body, "outputs", _PARAM_NAME_RE)
+        for kind, uris in (("inputs", inputs), ("outputs", outputs)):
+            for key, uri in uris.items():
+                parse_obs_uri(uri, f"{kind}.{key}")
+        env = _str_map(body, "env", _ENV_NAME_RE)
+        for key in env:
+            if key.startswith("MA_"):
+                raise InvalidRequest(
+                    "environment names starting with MA_ are reserved by ModelArts",
+                    field=f"env.{key}",
+                )
+        parameters = _str_map(body, "parameters", _PARAM_NAME_RE)
+        clash = set(parameters) & (set(inputs) | set(outputs))
+        if clash:
+            name_ = sorted(clash)[0]
+            raise InvalidRequest(
+                f"{name_!r} is both a parameter and an input/output", field=f"parameters.{name_}"
+            )
+        for key in ("flavor", "engine", "image", "description"):
+            if body.get(key) is not None and not isinstance(body[key], str):
+                raise InvalidRequest(f"{key} must be a string", field=key)
+        return cls(
+            name=name,
+            code=code,
+            code_dir=code_dir,
+            boot_file=boot_file,
+            command=command,
+            parameters=parameters,
+            inputs=inputs,
+            outputs=outputs,
+            env=env,
+            nodes=nodes,
+            flavor=body.get("flavor"),
+            engine=body.get("engine"),
+            image=body.get("image"),
+            description=body.get("description") or "",
+        )
+
+
+@dataclass
+class Task(_Wire):
+    name: str
+    phase: JobPhase
+    exit_code: int | None = None
+    started_at: int | None = None
+    ended_at: int | None = None
+
+
+@dataclass
+class Job(_Wire):
+    id: str
+    name: str
+    backend: str
+    phase: JobPhase
+    spec: JobSpec
+    tasks: list[Task] = field(default_factory=list)
+    exit_code: int | None = None
+    message: str = ""
+    created_at: int = field(default_factory=now_ms)
+    started_at: int | None = None
+    ended_at: int | None = None
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> Job:
+        spec = JobSpec(**data["spec"])
+        tasks = [Task(**{**t, "phase": JobPhase(t["phase"])}) for t in data["tasks"]]
+        return cls(**{**data, "phase": JobPhase(data["phase"]), "spec": spec, "tasks": tasks})
+
+
+@dataclass
+class LogChunk(_Wire):
+    """Log bytes of one task from ``offset``; read again from ``next_offset`` to follow."""
+
+    task: str
+    offset: int
+    next_offset: int
+    size: int
+    content: str
+    complete: bool  # the task has ended and nothing is left past next_offset
+
+
+@dataclass
+class MetricSeries(_Wire):
+    task: str
+    metric: str  # cpuUsage (percent of one core) | memUsage (MiB)
+    unit: str
+    points: list[list[float]] = field(default_factory=list)  # [epoch ms, value]
+
+
+@dataclass
+class Metrics(_Wire):
+    job_id: str
+    series: list[MetricSeries] = field(default_factory=list)

@@ -1,0 +1,193 @@
+"""A real `jupyter server` process: kill -9 mid-job and restart; auto-stop shutting it down."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import httpx
+import pytest
+
+from conftest import pid_alive
+
+TOKEN = "test-token-process"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """One `python -m jupyter_server` with the extension, its log in a file."""
+
+    def __init__(self, tmp_path, ma_config, name):
+        self.port = free_port()
+        self.log_path = tmp_path / f"{name}.log"
+        config = {
+            "ServerApp": {
+                "jpserver_extensions": {"jupyter_modelarts": True},
+                "port": self.port,
+                "ip": "127.0.0.1",
+                "open_browser": False,
+                "root_dir": str(tmp_path),
+                "allow_root": True,
+            },
+            "IdentityProvider": {"token": TOKEN},
+            "ModelArtsApp": ma_config,
+        }
+        config_path = tmp_path / f"{name}_config.json"
+        config_path.write_text(json.dumps(config))
+        env = {
+            **os.environ,
+            "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+            "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]),
+        }
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "jupyter_server", f"--config={config_path}"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=tmp_path,
+            )
+        self.client = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}/jupyter-modelarts/",
+            headers={"Authorization": f"token {TOKEN}"},
+            timeout=10,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            assert self.proc.poll() is None, self.log()
+            try:
+                if self.client.get("instance").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, self.log()
+            time.sleep(0.1)
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def call(self, method, path, body=None, expect=200):
+        response = self.client.request(method, path, json=body)
+        assert response.status_code == expect, (response.status_code, response.text)
+        return response.json() if response.content else None
+
+    def wait_for(self, path, predicate, timeout=20):
+        deadline = time.monotonic() + timeout
+        while not predicate(body := self.call("GET", path)):
+            assert time.monotonic() < deadline, body
+            time.sleep(0.1)
+        return body
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=20)
+        self.client.close()
+
+
+@pytest.fixture
+def servers(tmp_path):
+    started = []
+
+    def start(ma_config, name="server"):
+        server = ServerProcess(tmp_path, ma_config, name)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.kill()
+
+
+def full_log(server, job_id, task="worker-0"):
+    offset, text = 0, ""
+    while True:
+        chunk = server.call("GET", f"jobs/{job_id}/logs?task={task}&offset={offset}")
+        text += chunk["content"]
+        if chunk["next_offset"] == offset:
+            return text
+        offset = chunk["next_offset"]
+
+
+def test_kill_9_mid_job_then_restart_keeps_every_job_and_log(servers, ma_config):
+    first = servers(ma_config, "first")
+
+    def submit(name, code):
+        return first.call("POST", "jobs", {"name": name, "code": code}, expect=201)
+
+    finishes = submit(
+        "finishes",
+        textwrap.dedent("""
+        import time
+        for i in range(30): print("line", i, flush=True)
+        time.sleep(2.0)
+        for i in range(30, 60): print("line", i, flush=True)
+    """),
+    )
+    fails = submit(
+        "fails",
+        "import sys, time\nprint('x', flush=True)\ntime.sleep(2.0)\n"
+        "print('bye', flush=True)\nsys.exit(5)\n",
+    )
+    outlives = submit(
+        "outlives",
+        "import time\nprint('up', flush=True)\ntime.sleep(15)\nprint('done', flush=True)\n",
+    )
+    stopped = submit(
+        "stopped", "import os, time\nprint('pid', os.getpid(), flush=True)\ntime.sleep(120)\n"
+    )
+    first.wait_for(f"jobs/{stopped['id']}/logs", lambda c: "pid" in c["content"])
+    pid = int(first.call("GET", f"jobs/{stopped['id']}/logs")["content"].split()[1])
+    first.kill(signal.SIGKILL)
+    time.sleep(3)  # "finishes" and "fails" end while no server is watching
+
+    second = servers(ma_config, "second")
+    jobs = {j["name"]: j for j in second.call("GET", "jobs")["jobs"]}
+    assert set(jobs) == {"finishes", "fails", "outlives", "stopped"}
+    assert jobs["finishes"]["phase"] == "Completed" and jobs["finishes"]["exit_code"] == 0
+    assert full_log(second, finishes["id"]) == "".join(f"line {i}\n" for i in range(60))
+    assert jobs["fails"]["phase"] == "Failed" and jobs["fails"]["exit_code"] == 5
+    assert full_log(second, fails["id"]) == "x\nbye\n"
+    # Still running: followed again, its end seen without any call from us.
+    assert jobs["outlives"]["phase"] == "Running"
+    done = second.wait_for(f"jobs/{outlives['id']}", lambda j: j["phase"] == "Completed")
+    assert done["exit_code"] == 0 and full_log(second, outlives["id"]) == "up\ndone\n"
+    # A job adopted after the restart can still be stopped.
+    assert pid_alive(pid)
+    second.call("POST", f"jobs/{stopped['id']}/stop", expect=202)
+    second.wait_for(f"jobs/{stopped['id']}", lambda j: j["phase"] == "Terminated")
+    assert not pid_alive(pid)
+
+
+def test_lease_stop_time_survives_restart_and_renew(servers, ma_config):
+    config = {**ma_config, "auto_stop_enabled": True, "auto_stop_duration": 600.0}
+    first = servers(config, "first")
+    stop_at = first.call("GET", "lease")["stop_at"]
+    first.kill(signal.SIGTERM)
+    second = servers(config, "second")
+    assert second.call("GET", "lease")["stop_at"] == stop_at
+    renewed = second.call("PATCH", "lease", {"duration_s": 7200})
+    assert renewed["stop_at"] > stop_at
+    second.kill(signal.SIGKILL)
+    third = servers(config, "third")
+    assert third.call("GET", "lease")["stop_at"] == renewed["stop_at"]
+
+
+def test_lease_expiry_shuts_the_server_down_cleanly(servers, ma_config):
+    server = servers({**ma_config, "auto_stop_enabled": True, "auto_stop_duration": 3.0})
+    lease = server.call("GET", "lease")
+    assert 0 < lease["remaining_s"] <= 3
+    assert server.proc.wait(timeout=30) == 0
+    log = server.log()
+    assert "auto-stop: the lease ran out" in log
+    assert "Shutting down" in log
