@@ -37,7 +37,11 @@ class ModelArtsHandler(ExtensionHandlerMixin, APIHandler):
         return self.settings["modelarts_backend"]
 
     def json_body(self) -> dict[str, Any]:
-        body = self.get_json_body()
+        """The body as a JSON object; anything else is a 400 naming ``body``."""
+        try:
+            body = json.loads(self.request.body or b"null")
+        except (UnicodeDecodeError, ValueError):
+            raise InvalidRequest("the request body is not valid JSON", field="body") from None
         if not isinstance(body, dict):
             raise InvalidRequest("the request body must be a JSON object", field="body")
         return body
@@ -181,7 +185,7 @@ class JobsHandler(ModelArtsHandler):
     @api
     async def post(self):
         """JobSpec → Job, 201."""
-        spec = JobSpec.from_json(self.get_json_body())
+        spec = JobSpec.from_json(self.json_body())
         self.reply((await self.backend.submit_job(spec)).to_json(), 201)
 
 
@@ -241,7 +245,8 @@ class OpenAPIHandler(ModelArtsHandler):
 
 def route_table() -> list[tuple[str, type[ModelArtsHandler]]]:
     """Routes relative to the server's base_url (ExtensionApp prefixes it)."""
-    ident = r"(?P<{}>[A-Za-z0-9_.-]+)"
+    # Any segment reaches the handler, so an unknown id is our JSON 404, not Tornado's HTML one.
+    ident = r"(?P<{}>[^/]+)"
     job = ident.format("job_id")
     routes = [
         ("instance", InstanceHandler),

@@ -2,8 +2,13 @@
 
 import json
 import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 
+import httpx
 import pytest
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
@@ -100,3 +105,98 @@ def pid_alive(pid):
         return False
     with open(f"/proc/{pid}/stat") as f:
         return f.read().split(")")[-1].split()[0] != "Z"
+
+
+TOKEN = "test-token-process"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """One `python -m jupyter_server` with the extension, its log in a file."""
+
+    def __init__(self, tmp_path, ma_config, name):
+        self.port = free_port()
+        self.log_path = tmp_path / f"{name}.log"
+        config = {
+            "ServerApp": {
+                "jpserver_extensions": {"jupyter_modelarts": True},
+                "port": self.port,
+                "ip": "127.0.0.1",
+                "open_browser": False,
+                "root_dir": str(tmp_path),
+                "allow_root": True,
+            },
+            "IdentityProvider": {"token": TOKEN},
+            "ModelArtsApp": ma_config,
+        }
+        config_path = tmp_path / f"{name}_config.json"
+        config_path.write_text(json.dumps(config))
+        env = {
+            **os.environ,
+            "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+            "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]),
+        }
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "jupyter_server", f"--config={config_path}"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=tmp_path,
+            )
+        self.client = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}/jupyter-modelarts/",
+            headers={"Authorization": f"token {TOKEN}"},
+            timeout=10,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            assert self.proc.poll() is None, self.log()
+            try:
+                if self.client.get("instance").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, self.log()
+            time.sleep(0.1)
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def call(self, method, path, body=None, expect=200):
+        response = self.client.request(method, path, json=body)
+        assert response.status_code == expect, (response.status_code, response.text)
+        return response.json() if response.content else None
+
+    def wait_for(self, path, predicate, timeout=20):
+        deadline = time.monotonic() + timeout
+        while not predicate(body := self.call("GET", path)):
+            assert time.monotonic() < deadline, body
+            time.sleep(0.1)
+        return body
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=20)
+        self.client.close()
+
+
+@pytest.fixture
+def servers(tmp_path):
+    started = []
+
+    def start(ma_config, name="server"):
+        server = ServerProcess(tmp_path, ma_config, name)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.kill()

@@ -59,8 +59,8 @@ async def test_image_over_the_size_cap_fails_before_writing(api, jp_serverapp, m
         ({"name": "ok", "tag": "t" * 65}, "tag"),
         ({"name": "ok", "namespace": "9ns"}, "namespace"),
         ({"name": "ok", "description": "d" * 513}, "description"),
-    ({"name": "snap\n"}, "name"),
-    ({"name": "ok", "tag": "v1\n"}, "tag"),
+        ({"name": "snap\n"}, "name"),
+        ({"name": "ok", "tag": "v1\n"}, "tag"),
     ],
 )
 async def test_bad_image_requests_get_400(api, body, field):

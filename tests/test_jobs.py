@@ -159,6 +159,12 @@ async def test_snapshot_limits_are_400_naming_the_limit(api, tmp_path):
         (many / f"f{i}.py").write_text("")
     code, error = await submit(api, expect=400, code_dir=str(many), code="print(1)")
     assert error["field"] == "code_dir" and "1000 files" in error["message"]
+    big = tmp_path / "big"
+    big.mkdir()
+    with open(big / "weights.bin", "wb") as f:  # sparse: 5 GB + 1 byte without using the disk
+        f.truncate(5 * 1024**3 + 1)
+    code, error = await submit(api, expect=400, code_dir=str(big), code="print(1)")
+    assert error["field"] == "code_dir" and "5 GB" in error["message"]
     # Excluded folders do not count towards the limit.
     ok = tmp_path / "ok"
     (ok / "__pycache__").mkdir(parents=True)

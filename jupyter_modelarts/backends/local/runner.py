@@ -41,11 +41,9 @@ from ...store import Store
 from .objects import ObjectStore
 
 # The wrapper ignores TERM/INT/HUP only for itself (a trap with a command is reset in children), so
-# a stop reaches the user's process and the wrapper still records how it ended.
-_WRAPPER = (
-    'exit_file=$1; shift; trap : TERM INT HUP; "$@"; rc=$?; '
-    'printf "%s" "$rc" > "$exit_file.tmp" && mv -f "$exit_file.tmp" "$exit_file"'
-)
+# a stop reaches the user's process and the wrapper still records how it ended. The file is read
+# only once the wrapper is gone; one killed mid-write leaves it empty, read as "no exit code".
+_WRAPPER = 'exit_file=$1; shift; trap : TERM INT HUP; "$@"; rc=$?; printf "%s" "$rc" > "$exit_file"'
 INLINE_BOOT_FILE = "ma_boot.py"
 MAX_CODE_FILES = 1000
 MAX_CODE_BYTES = 5 * 1024**3
