@@ -18,6 +18,9 @@ class ModelArtsApp(ExtensionApp):
 
     name = "jupyter_modelarts"
 
+    # Set by initialize_settings; stays None when it failed (e.g. the state dir is taken).
+    backend: Backend | None = None
+
     backend_class = Type(
         default_value="jupyter_modelarts.backends.local.LocalBackend",
         klass=Backend,
@@ -159,11 +162,13 @@ class ModelArtsApp(ExtensionApp):
         self.handlers.extend(route_table())
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
-        await self.backend.start()
+        if self.backend:
+            await self.backend.start()
 
     async def stop_extension(self) -> None:
-        await self.backend.close()
-        self.store.close()
+        if self.backend:
+            await self.backend.close()
+            self.store.close()
 
     def _shutdown_for(self, reason: str) -> None:
         """Stop the whole server cleanly (kernels, terminals, extensions), saying why."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -31,6 +32,22 @@ class Store:
     def __init__(self, path: str):
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self.path = path
+        # One server per store: two would both follow and launch the same jobs. The kernel drops
+        # the lock when the holder dies, even by kill -9.
+        self._lock = open(path + ".lock", "a+")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.seek(0)
+            holder = self._lock.read().strip() or "another process"
+            self._lock.close()
+            raise StoreInUse(
+                f"{os.path.dirname(path)} is in use by another Jupyter server ({holder}); give "
+                "this one its own c.ModelArtsApp.state_dir"
+            ) from None
+        self._lock.truncate(0)
+        self._lock.write(f"pid {os.getpid()}")
+        self._lock.flush()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -50,15 +67,21 @@ class Store:
         ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def list(self, kind: str) -> list[dict[str, Any]]:
-        """All records of a kind, newest first."""
-        rows = self._db.execute(
-            "SELECT data FROM records WHERE kind = ? ORDER BY created_at DESC, id", (kind,)
-        ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+    def list(self, kind: str, *, phases: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Records of a kind, newest first; with ``phases``, only those in one of them."""
+        query = "SELECT data FROM records WHERE kind = ?"
+        if phases:
+            query += f" AND json_extract(data, '$.phase') IN ({','.join('?' * len(phases))})"
+        rows = self._db.execute(query + " ORDER BY created_at DESC, id", (kind, *phases))
+        return [json.loads(r[0]) for r in rows.fetchall()]
 
     def delete(self, kind: str, record_id: str) -> None:
         self._db.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, record_id))
 
     def close(self) -> None:
         self._db.close()
+        self._lock.close()
+
+
+class StoreInUse(RuntimeError):
+    """Another live server holds this store."""

@@ -119,7 +119,7 @@ def free_port():
 class ServerProcess:
     """One `python -m jupyter_server` with the extension, its log in a file."""
 
-    def __init__(self, tmp_path, ma_config, name):
+    def __init__(self, tmp_path, ma_config, name, expect_extension=True):
         self.port = free_port()
         self.log_path = tmp_path / f"{name}.log"
         config = {
@@ -155,11 +155,12 @@ class ServerProcess:
             headers={"Authorization": f"token {TOKEN}"},
             timeout=10,
         )
+        ready = "instance" if expect_extension else f"http://127.0.0.1:{self.port}/api/status"
         deadline = time.monotonic() + 30
         while True:
             assert self.proc.poll() is None, self.log()
             try:
-                if self.client.get("instance").status_code == 200:
+                if self.client.get(ready).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

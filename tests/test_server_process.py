@@ -4,7 +4,7 @@ import signal
 import textwrap
 import time
 
-from conftest import pid_alive
+from conftest import ServerProcess, pid_alive
 
 
 def full_log(server, job_id, task="worker-0"):
@@ -89,3 +89,14 @@ def test_lease_expiry_shuts_the_server_down_cleanly(servers, ma_config):
     log = server.log()
     assert "auto-stop: the lease ran out" in log
     assert "Shutting down" in log
+
+
+def test_a_second_server_on_the_same_state_dir_is_refused_clearly(servers, ma_config, tmp_path):
+    first = servers(ma_config, "first")
+    second = ServerProcess(tmp_path, ma_config, "second", expect_extension=False)
+    try:
+        assert "is in use by another Jupyter server" in second.log()
+        assert f"pid {first.proc.pid}" in second.log()
+        first.call("GET", "instance")
+    finally:
+        second.kill()

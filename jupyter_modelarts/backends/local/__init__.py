@@ -364,11 +364,8 @@ class LocalBackend(Backend):
         return await self.jobs.submit(spec, self.root_dir)
 
     async def list_jobs(self, phase: JobPhase | None = None) -> list[Job]:
-        jobs = [
-            Job.from_record({k: v for k, v in d.items() if k != "runtime"})
-            for d in self.store.list("job")
-        ]
-        return [j for j in jobs if phase is None or j.phase is phase]
+        records = self.store.list("job", phases=(phase.value,) if phase else ())
+        return [Job.from_record({k: v for k, v in d.items() if k != "runtime"}) for d in records]
 
     async def get_job(self, job_id: str) -> Job:
         return self.jobs.get(job_id)

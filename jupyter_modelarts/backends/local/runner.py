@@ -213,9 +213,7 @@ class JobRunner:
 
     async def start(self) -> None:
         """Follow again what ran before a restart; settle what ended while the server was away."""
-        for data in self.store.list("job"):
-            if data.get("backend") != "local" or JobPhase(data["phase"]).is_final:
-                continue
+        for data in self._local_jobs(JobPhase.CREATING, JobPhase.RUNNING, JobPhase.TERMINATING):
             job, runtime = self._load(data["id"])
             if job.phase is JobPhase.CREATING:
                 job.phase, job.ended_at = JobPhase.FAILED, now_ms()
@@ -300,22 +298,19 @@ class JobRunner:
         await self._start_pending()
         return self._load(job_id)[0]
 
-    def _running_count(self) -> int:
-        return sum(
-            1
-            for d in self.store.list("job")
+    def _local_jobs(self, *phases: JobPhase) -> list[dict[str, Any]]:
+        return [
+            d
+            for d in self.store.list("job", phases=tuple(p.value for p in phases))
             if d.get("backend") == "local"
-            and d["phase"] in (JobPhase.RUNNING.value, JobPhase.TERMINATING.value)
-        )
+        ]
 
     async def _start_pending(self) -> None:
         async with self._lock:
-            pending = [
-                d
-                for d in self.store.list("job")
-                if d.get("backend") == "local" and d["phase"] == JobPhase.PENDING.value
-            ]
-            free = self.max_concurrent - self._running_count()
+            pending = self._local_jobs(JobPhase.PENDING)
+            free = self.max_concurrent - len(
+                self._local_jobs(JobPhase.RUNNING, JobPhase.TERMINATING)
+            )
             for data in sorted(pending, key=lambda d: d["created_at"])[: max(free, 0)]:
                 job, runtime = self._load(data["id"])
                 self._launch(job, runtime)
