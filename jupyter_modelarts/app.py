@@ -8,7 +8,9 @@ import sys
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, List, Type, Unicode, default, validate
+from traitlets.utils.importstring import import_item
 
+from .backends import auto_backend
 from .backends.base import Backend
 from .store import Store
 
@@ -22,12 +24,14 @@ class ModelArtsApp(ExtensionApp):
     backend: Backend | None = None
 
     backend_class = Type(
-        default_value="jupyter_modelarts.backends.local.LocalBackend",
         klass=Backend,
         config=True,
-        help="""The backend that carries out every operation. Default: the local backend
-        (jupyter_modelarts.backends.local.LocalBackend), which needs no cloud account: jobs run
-        as processes, OBS is a folder tree, images are OCI archives.""",
+        help="""The backend that carries out every operation: LocalBackend
+        (jupyter_modelarts.backends.local.LocalBackend: no cloud account; jobs run as processes,
+        OBS is a folder tree, images are OCI archives) or ModelArtsBackend
+        (jupyter_modelarts.backends.modelarts.ModelArtsBackend, configured by
+        c.ModelArtsBackend.*). Default: ModelArtsBackend inside a ModelArts notebook (PROJECT_ID
+        and INSTANCE_ID set), else LocalBackend.""",
     )
 
     state_dir = Unicode(
@@ -105,6 +109,10 @@ class ModelArtsApp(ExtensionApp):
         help="""Namespace (SWR organisation) used when an image save names none.
         Default: "local".""",
     )
+
+    @default("backend_class")
+    def _default_backend_class(self) -> type[Backend]:
+        return import_item(auto_backend())
 
     @default("state_dir")
     def _default_state_dir(self) -> str:

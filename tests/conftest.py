@@ -1,6 +1,7 @@
 """Fixtures: a real Jupyter server with the extension on the local backend, in temp folders."""
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -11,7 +12,25 @@ import time
 import httpx
 import pytest
 
+from fake_modelarts import FakeCloud
+
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+#: Credentials the tests hand out (fake cloud keys, passwords, tokens). No log line, response body
+#: or server log of any test may contain one: see no_secret_leaks.
+SECRETS: set[str] = set()
+_SEEN_OUTPUT: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaks(caplog):
+    """After every test, scan its log records, API responses and server logs for credentials."""
+    caplog.set_level(logging.DEBUG)
+    _SEEN_OUTPUT.clear()
+    yield
+    output = [caplog.text, *_SEEN_OUTPUT]
+    leaked = sorted({s for s in SECRETS if s and any(s in text for text in output)})
+    assert not leaked, f"{len(leaked)} credential(s) leaked into logs or responses"
 
 
 @pytest.fixture
@@ -72,6 +91,7 @@ class Api:
         if params:
             kwargs["params"] = params
         response = await self.fetch("jupyter-modelarts", *path.split("/"), **kwargs)
+        _SEEN_OUTPUT.append(response.body.decode(errors="replace"))
         data = json.loads(response.body) if response.body else None
         if expect is not None:
             assert response.code == expect, (response.code, data)
@@ -168,10 +188,13 @@ class ServerProcess:
             time.sleep(0.1)
 
     def log(self):
-        return self.log_path.read_text(errors="replace")
+        text = self.log_path.read_text(errors="replace")
+        _SEEN_OUTPUT.append(text)
+        return text
 
     def call(self, method, path, body=None, expect=200):
         response = self.client.request(method, path, json=body)
+        _SEEN_OUTPUT.append(response.text)
         assert response.status_code == expect, (response.status_code, response.text)
         return response.json() if response.content else None
 
@@ -201,3 +224,31 @@ def servers(tmp_path):
     for server in started:
         if server.proc.poll() is None:
             server.kill()
+        server.log()  # scanned for credentials by no_secret_leaks
+
+
+@pytest.fixture
+def fake(tmp_path):
+    cloud = FakeCloud(workdir=str(tmp_path / "fake-cloud"), step_s=0.2)
+    cloud.start()
+    cloud.buckets["bucket"] = {}
+    SECRETS.update({cloud.sk, cloud.iam_password, *cloud.temp_keys[1:]})
+    yield cloud
+    SECRETS.update(cloud.issued_tokens())
+    cloud.stop()
+
+
+@pytest.fixture
+def cloud_config(fake):
+    base = fake.base_url
+    return {
+        "project_id": fake.project_id,
+        "instance_id": fake.instance_id,
+        "modelarts_endpoint": base,
+        "iam_endpoint": base,
+        "obs_endpoint": f"{base}/obs",
+        "code_uri": "obs://bucket/jobs/",
+        "cache_ttl": 1.0,
+        "max_retries": 8,
+        "credentials_file": "/nonexistent/credentials",
+    }

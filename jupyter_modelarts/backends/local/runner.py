@@ -25,7 +25,6 @@ import psutil
 
 from ...models import (
     Conflict,
-    InvalidRequest,
     Job,
     JobPhase,
     JobSpec,
@@ -38,58 +37,16 @@ from ...models import (
     parse_obs_uri,
 )
 from ...store import Store
+from ..snapshot import INLINE_BOOT_FILE, resolve_code
 from .objects import ObjectStore
 
 # The wrapper ignores TERM/INT/HUP only for itself (a trap with a command is reset in children), so
 # a stop reaches the user's process and the wrapper still records how it ended. The file is read
 # only once the wrapper is gone; one killed mid-write leaves it empty, read as "no exit code".
 _WRAPPER = 'exit_file=$1; shift; trap : TERM INT HUP; "$@"; rc=$?; printf "%s" "$rc" > "$exit_file"'
-INLINE_BOOT_FILE = "ma_boot.py"
-MAX_CODE_FILES = 1000
-MAX_CODE_BYTES = 5 * 1024**3
-_EXCLUDED_DIRS = {".git", ".ipynb_checkpoints", "__pycache__", "node_modules", ".hg", ".svn"}
 # Variables of the server that a job must not inherit: the server's own secrets and identity.
 _PRIVATE_ENV_PREFIXES = ("JUPYTER_TOKEN", "JPY_", "JUPYTER_MODELARTS_", "HUAWEICLOUD_SDK_")
 _METRIC_POINTS_KEPT = 720
-
-
-def _is_virtualenv(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, "pyvenv.cfg")) or os.path.isdir(
-        os.path.join(path, "conda-meta")
-    )
-
-
-def plan_snapshot(code_dir: str) -> list[str]:
-    """Relative paths to copy from ``code_dir``, within ModelArts' upload limits (400 otherwise)."""
-    if not os.path.isdir(code_dir):
-        raise InvalidRequest(f"code_dir {code_dir} is not a folder", field="code_dir")
-    files: list[str] = []
-    total = 0
-    for dirpath, dirnames, filenames in os.walk(code_dir):
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if d not in _EXCLUDED_DIRS and not _is_virtualenv(os.path.join(dirpath, d))
-        )
-        for name in sorted(filenames):
-            path = os.path.join(dirpath, name)
-            if not os.path.isfile(path):
-                continue
-            files.append(os.path.relpath(path, code_dir))
-            total += os.path.getsize(path)
-            if len(files) > MAX_CODE_FILES:
-                raise InvalidRequest(
-                    f"code_dir has more than {MAX_CODE_FILES} files (the ModelArts limit); "
-                    "move data to OBS and pass it as an input",
-                    field="code_dir",
-                )
-            if total > MAX_CODE_BYTES:
-                raise InvalidRequest(
-                    "code_dir is larger than 5 GB (the ModelArts limit); "
-                    "move data to OBS and pass it as an input",
-                    field="code_dir",
-                )
-    return files
 
 
 def _copy_snapshot(code_dir: str, files: list[str], dest: str) -> None:
@@ -257,15 +214,7 @@ class JobRunner:
         }
 
     async def submit(self, spec: JobSpec, root_dir: str) -> Job:
-        code_dir = None
-        files: list[str] = []
-        if spec.code_dir:
-            code_dir = os.path.join(root_dir, os.path.expanduser(spec.code_dir))
-            files = await asyncio.to_thread(plan_snapshot, code_dir)
-            if spec.boot_file and spec.boot_file not in files:
-                raise InvalidRequest(
-                    f"boot_file {spec.boot_file} is not in code_dir", field="boot_file"
-                )
+        code_dir, files = await asyncio.to_thread(resolve_code, spec, root_dir)
         input_paths = self._input_paths(spec)
         job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         job = Job(

@@ -1,0 +1,216 @@
+"""Async calls to the ModelArts API: retries with backoff, error mapping, one poll per interval."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from ...models import (
+    BackendUnavailable,
+    Conflict,
+    InvalidRequest,
+    ModelArtsError,
+    NotFound,
+    PermissionDenied,
+    UpstreamError,
+)
+
+T = TypeVar("T")
+_RETRY_STATUSES = {429, 502, 503, 504}
+# Statuses that say the request was not acted on, so even a create may be sent again.
+_NOT_PROCESSED = {429, 503}
+_MAX_RETRY_AFTER_S = 30.0
+
+
+class UncertainOutcome(UpstreamError):
+    """A non-idempotent call may or may not have taken effect (connection lost after sending)."""
+
+
+def _error_fields(body: Any) -> tuple[str | None, str | None]:
+    """(code, message) from any ModelArts error shape, read as the official SDK's parser does."""
+    if not isinstance(body, dict):
+        return None, None
+    for code_key, msg_keys in (
+        ("error_code", ("error_msg", "error_message")),
+        ("errorCode", ("errorMsg",)),
+        ("code", ("message",)),
+    ):
+        if code_key in body:
+            message = next((body[k] for k in msg_keys if k in body), None)
+            return str(body[code_key]), None if message is None else str(message)
+    for value in body.values():
+        if isinstance(value, dict):
+            code, message = _error_fields(value)
+            if code:
+                return code, message
+    return None, None
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asked us to wait (Retry-After as seconds or a date), capped."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return min(float(value), _MAX_RETRY_AFTER_S)
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return min(max(0.0, when.timestamp() - time.time()), _MAX_RETRY_AFTER_S)
+
+
+def upstream_error(response: httpx.Response, action: str) -> ModelArtsError:
+    """The domain error for a ModelArts error response, keeping its code and request id."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    code, message = _error_fields(body)
+    code = code or f"HTTP.{response.status_code}"
+    message = message or response.reason_phrase or "no message"
+    request_id = response.headers.get("X-Request-Id")
+    where = f"ModelArts {code}" + (f", request {request_id}" if request_id else "")
+    status = response.status_code
+    if status in (401, 403):
+        return PermissionDenied(
+            f"{message} ({where}); the credentials need the IAM permission {action}",
+            code=code,
+            request_id=request_id,
+        )
+    kind = {400: InvalidRequest, 404: NotFound, 409: Conflict}.get(status)
+    if kind is None:
+        kind = UpstreamError
+    return kind(f"{message} ({where})", code=code, request_id=request_id)
+
+
+class ModelArtsClient:
+    """JSON calls to one ModelArts endpoint with the retry policy of a careful client.
+
+    Idempotent calls are retried on connection errors and 429/502/503/504 with exponential
+    backoff and full jitter, honouring ``Retry-After``. Other calls are retried only when the
+    answer proves they were not acted on (429, 503, or a connection never made); otherwise they
+    raise :class:`UncertainOutcome` so the caller can look the result up before trying again.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        auth: httpx.Auth,
+        timeout: float,
+        max_retries: int,
+        user_agent: str,
+        backoff_base: float = 0.2,
+        backoff_max: float = 5.0,
+    ):
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.http = httpx.AsyncClient(
+            base_url=endpoint,
+            auth=auth,
+            timeout=timeout,
+            headers={"User-Agent": user_agent},
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry ``attempt``: exponential, with full jitter."""
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        idempotent: bool,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """Send one request; returns the decoded JSON body (None when empty)."""
+        attempt = 0
+        while True:
+            try:
+                response = await self.http.request(method, path, json=json, params=params)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as err:
+                # Never reached the server: safe to send again, whatever the method.
+                failure: Exception = err
+                delay = None
+            except httpx.TransportError as err:
+                if not idempotent:
+                    raise UncertainOutcome(
+                        f"the connection to ModelArts broke during {method} {path}; "
+                        "the request may or may not have been carried out"
+                    ) from None
+                failure, delay = err, None
+            else:
+                status = response.status_code
+                if status < 400:
+                    return response.json() if response.content else None
+                if status not in _RETRY_STATUSES:
+                    raise upstream_error(response, action)
+                if not idempotent and status not in _NOT_PROCESSED:
+                    raise UncertainOutcome(
+                        f"ModelArts answered {status} to {method} {path}; "
+                        "the request may or may not have been carried out"
+                    )
+                failure, delay = upstream_error(response, action), retry_after(response)
+            if attempt >= self.max_retries:
+                if isinstance(failure, ModelArtsError):
+                    raise failure
+                raise BackendUnavailable(
+                    f"ModelArts did not answer {method} {path} after {attempt + 1} tries "
+                    f"({type(failure).__name__})"
+                ) from None
+            await asyncio.sleep(delay if delay is not None else self.backoff(attempt))
+            attempt += 1
+
+
+class SharedPoll:
+    """Answers from the last ``ttl`` seconds, and one upstream call for concurrent askers.
+
+    However many browser tabs and cells poll the lease or a job, each key costs at most one
+    upstream call per interval. Failures are not kept: the next asker tries again.
+    """
+
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self._values: dict[Any, tuple[float, Any]] = {}
+        self._inflight: dict[Any, asyncio.Future] = {}
+
+    async def get(self, key: Any, fetch: Callable[[], Awaitable[T]]) -> T:
+        cached = self._values.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            value = await fetch()
+        except BaseException as err:
+            future.set_exception(err)
+            future.exception()  # retrieved here, so a future nobody awaited logs nothing
+            raise
+        else:
+            self._values[key] = (time.monotonic() + self.ttl, value)
+            future.set_result(value)
+            return value
+        finally:
+            del self._inflight[key]
+
+    def invalidate(self, *keys: Any) -> None:
+        """Forget the given keys (after a write), or everything when none are given."""
+        if not keys:
+            self._values.clear()
+        for key in keys:
+            self._values.pop(key, None)

@@ -1,0 +1,444 @@
+"""The OBS client against esdk-obs-python: identical signatures, and a signature-checking server."""
+
+import email.utils
+import hashlib
+import logging
+import threading
+import time
+import xml.etree.ElementTree as ET
+from base64 import b64encode
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import pytest
+from obs import util as obs_util
+from obs.auth import Authentication
+from obs.convertor import Adapter
+
+from jupyter_modelarts.backends.modelarts.auth import Credentials
+from jupyter_modelarts.backends.modelarts.obs import (
+    ObsClient,
+    UploadResult,
+    authorization,
+    canonical_resource,
+    string_to_sign,
+    upload_dir,
+)
+from jupyter_modelarts.models import (
+    BackendUnavailable,
+    NotFound,
+    PermissionDenied,
+    UpstreamError,
+    parse_obs_uri,
+)
+
+AK, SK = "AKEXAMPLE0000000", "SKexample/secret+key0000000000000000000"
+TEMP_AK, TEMP_SK, TOKEN = "TMPAK00000000000", "tmp-sk-5ecret", "gQpjbi1ub3J0aC00-t0ken-5ecret"
+DATE = "Wed, 01 Jan 2025 00:00:00 GMT"
+MD5 = "1B2M2Y8AsgTpgAmY7PhCfg=="
+REGION_HOST = "obs.cn-north-4.myhuaweicloud.com"
+
+
+def sdk_sign(method, bucket, key, query, headers, *, path_style, ak=AK, sk=SK):
+    """esdk-obs-python's V2 signer, as ObsClient uses it for the native OBS signature."""
+    auth = Authentication(ak, sk, path_style, Adapter("obs"), REGION_HOST, False)
+    ret = auth.doAuth(method, bucket, key, query, headers)
+    return ret["Authorization"], ret["CanonicalString"]
+
+
+SIGN_CASES = {
+    "put-md5-type": (
+        "PUT",
+        "bkt",
+        "code/train.py",
+        {},
+        {"Content-MD5": MD5, "Content-Type": "text/x-python"},
+    ),
+    "list-prefix-marker": (
+        "GET",
+        "bkt",
+        "",
+        {"prefix": "code/", "marker": "code/a.py", "max-keys": "1000"},
+        {},
+    ),
+    "list-empty-prefix": ("GET", "bkt", "", {"prefix": "", "marker": ""}, {}),
+    "head": ("HEAD", "bkt", "code/train.py", {}, {}),
+    "unicode-space-plus": (
+        "PUT",
+        "bkt",
+        "数据/my file+v2 (1)~.py",
+        {},
+        {"Content-MD5": MD5, "Content-Type": "application/octet-stream"},
+    ),
+    "security-token": (
+        "PUT",
+        "bkt",
+        "a/b",
+        {},
+        {"Content-Type": "text/plain", "x-obs-security-token": TOKEN},
+    ),
+    "meta-headers": (
+        "PUT",
+        "bkt",
+        "a/b",
+        {},
+        {
+            "X-Obs-Meta-Owner": "  alice ",
+            "x-obs-meta-a": "1",
+            "x-obs-acl": "private",
+            "Content-MD5": MD5,
+        },
+    ),
+    "x-obs-date": ("GET", "bkt", "k", {}, {"x-obs-date": DATE}),
+    "sub-resources": ("PUT", "bkt", "big.bin", {"uploadId": "abc/=", "partNumber": "3"}, {}),
+    "sub-resource-flag": (
+        "POST",
+        "bkt",
+        "big.bin",
+        {"uploads": None},
+        {"Content-Type": "application/xml"},
+    ),
+    "acl-version-and-prefix": (
+        "GET",
+        "bkt",
+        "k",
+        {"acl": None, "versionId": "v1", "prefix": "p"},
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("path_style", [False, True], ids=["virtual-host", "path-style"])
+@pytest.mark.parametrize("case", SIGN_CASES.values(), ids=SIGN_CASES.keys())
+def test_signature_is_byte_identical_to_esdk(case, path_style):
+    method, bucket, key, query, headers = case
+    headers = {"Date": DATE, **headers}
+    resource = canonical_resource(bucket, key, query.items(), path_style=path_style)
+    ours_to_sign = string_to_sign(method, resource, headers)
+    ours = authorization(AK, SK, ours_to_sign)
+    theirs, theirs_to_sign = sdk_sign(method, bucket, key, query, headers, path_style=path_style)
+    assert ours_to_sign == theirs_to_sign
+    assert ours == theirs
+
+
+def test_string_to_sign_layout():
+    headers = {
+        "Date": DATE,
+        "Content-MD5": MD5,
+        "Content-Type": "text/plain",
+        "x-obs-acl": "private",
+    }
+    resource = canonical_resource("bkt", "a b", [], path_style=False)
+    assert string_to_sign("PUT", resource, headers) == (
+        f"PUT\n{MD5}\ntext/plain\n{DATE}\nx-obs-acl:private\n/bkt/a%20b"
+    )
+
+
+@pytest.mark.parametrize("key", ["code/train.py", "数据/my file+v2 (1)~.py", ""])
+def test_urls_match_esdk(key):
+    async def keys():
+        return Credentials(AK, SK)
+
+    virtual = ObsClient(f"https://{REGION_HOST}", keys)
+    local = ObsClient("http://127.0.0.1:8123", keys)
+    assert not virtual.path_style and local.path_style
+    sub, path = obs_util.SubdomainFormat(), obs_util.PathFormat()
+    assert virtual._url("bkt", key, "") == sub.get_full_url(
+        True, REGION_HOST, 443, "bkt", key, None
+    )
+    assert local._url("bkt", key, "") == path.get_full_url(
+        False, "127.0.0.1", 8123, "bkt", key, None
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# A fake OBS on 127.0.0.1 that checks every signature with esdk-obs-python's signer.
+
+NS = "http://obs.myhwclouds.com/doc/2015-06-30/"
+
+
+class FakeObs(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.users = {AK: (SK, None), TEMP_AK: (TEMP_SK, TOKEN)}
+        self.buckets: dict[str, dict[str, bytes]] = {"bucket-a": {}}
+        self.requests: list[tuple[str, str]] = []
+        self.fail: dict[str, list[int]] = {}  # method -> statuses to answer next
+        self.delay: dict[str, list[float]] = {}  # method -> seconds to stall next
+        self.page_size = 2
+        self.next_marker = True
+        self.bad_etag = False
+        self.ids = 0
+
+    def handle_error(self, request, client_address):
+        pass  # a stalled request's client has gone; nothing to report
+
+    def count(self, method):
+        return sum(m == method for m, _ in self.requests)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FakeObs
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.answer()
+
+    def do_PUT(self):
+        self.answer()
+
+    def reply(self, status, body=b"", headers=()):
+        self.server.ids += 1
+        self.send_response(status)
+        self.send_header("x-obs-request-id", f"req-{self.server.ids:04d}")
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def error(self, status, code, message):
+        body = (
+            f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
+            f"<Message>{message}</Message><RequestId>err-{self.server.ids + 1:04d}</RequestId>"
+            "<HostId>fake</HostId></Error>"
+        ).encode()
+        self.reply(status, body, [("Content-Type", "application/xml")])
+
+    def answer(self):
+        srv = self.server
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        url = urlsplit(self.path)
+        bucket, _, raw_key = url.path.lstrip("/").partition("/")
+        key = unquote(raw_key)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        srv.requests.append((self.command, key))
+        if srv.delay.get(self.command):
+            time.sleep(srv.delay[self.command].pop(0))
+        if srv.fail.get(self.command):
+            return self.error(srv.fail[self.command].pop(0), "ServiceUnavailable", "Busy")
+        if not self.verified(bucket, key, query):
+            return self.error(403, "AccessDenied", "Access Denied")
+        objects = srv.buckets.get(bucket)
+        if objects is None:
+            return self.error(404, "NoSuchBucket", "The specified bucket does not exist")
+        if self.command == "PUT":
+            if self.headers["Content-MD5"] != b64encode(hashlib.md5(body).digest()).decode():
+                return self.error(400, "BadDigest", "Content-MD5 does not match")
+            objects[key] = body
+            etag = "0" * 32 if srv.bad_etag else hashlib.md5(body).hexdigest()
+            return self.reply(200, headers=[("ETag", f'"{etag}"')])
+        self.reply(200, self.listing(bucket, objects, query), [("Content-Type", "application/xml")])
+
+    def verified(self, bucket, key, query):
+        ak, _, _ = (self.headers.get("Authorization") or "").removeprefix("OBS ").partition(":")
+        if ak not in self.server.users:
+            return False
+        sk, token = self.server.users[ak]
+        if self.headers.get("x-obs-security-token") != token:
+            return False
+        sent = email.utils.parsedate_to_datetime(self.headers["Date"]).timestamp()
+        if abs(sent - time.time()) > 900:
+            return False
+        headers = dict(self.headers.items())
+        expected, _ = sdk_sign(
+            self.command, bucket, key, query, headers, path_style=True, ak=ak, sk=sk
+        )
+        return self.headers["Authorization"] == expected
+
+    def listing(self, bucket, objects, query):
+        prefix, marker = query.get("prefix", ""), query.get("marker", "")
+        keys = sorted(k for k in objects if k.startswith(prefix) and k > marker)
+        page = keys[: self.server.page_size]
+        root = ET.Element("ListBucketResult", xmlns=NS)
+        for name, value in (("Name", bucket), ("Prefix", prefix), ("Marker", marker)):
+            ET.SubElement(root, name).text = value
+        truncated = len(keys) > len(page)
+        ET.SubElement(root, "IsTruncated").text = "true" if truncated else "false"
+        if truncated and self.server.next_marker:
+            ET.SubElement(root, "NextMarker").text = page[-1]
+        for key in page:
+            contents = ET.SubElement(root, "Contents")
+            ET.SubElement(contents, "Key").text = key
+            ET.SubElement(contents, "ETag").text = f'"{hashlib.md5(objects[key]).hexdigest()}"'
+            ET.SubElement(contents, "Size").text = str(len(objects[key]))
+        return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+@pytest.fixture
+def fake_obs(monkeypatch):
+    monkeypatch.setattr(ObsClient, "backoff", 0.01)
+    server = FakeObs()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def client_for(server, creds=None, **kwargs):
+    creds = creds or Credentials(AK, SK, source="test")
+
+    async def keys():
+        return creds
+
+    return ObsClient(f"http://127.0.0.1:{server.server_address[1]}", keys, **kwargs)
+
+
+CODE = {
+    "train.py": b"import pkg\nprint('train')\n",
+    "pkg/__init__.py": b"",
+    "pkg/mod v2+.py": b"x = 1\n" * 1000,
+    "数据/说明.txt": "你好".encode(),
+    "data/blob.bin": bytes(range(256)) * 300,
+}
+
+
+def write_tree(root, files):
+    for rel, data in files.items():
+        path = root.joinpath(*rel.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+@pytest.mark.asyncio
+async def test_upload_dir_sends_all_then_only_changed(fake_obs, tmp_path):
+    write_tree(tmp_path, CODE)
+    # Neighbours outside the prefix must neither be listed nor count as uploaded.
+    fake_obs.buckets["bucket-a"].update({"jobs/code-old/train.py": b"old", "other/x": b"y"})
+    dest = parse_obs_uri("obs://bucket-a/jobs/code/")
+    total = sum(map(len, CODE.values()))
+    obs = client_for(fake_obs)
+    calls = []
+    result = await upload_dir(
+        obs, str(tmp_path), sorted(CODE), dest, progress=lambda *a: calls.append(a)
+    )
+    assert result == UploadResult(uploaded=5, skipped=0, bytes_uploaded=total)
+    stored = fake_obs.buckets["bucket-a"]
+    assert {k: v for k, v in stored.items() if k.startswith("jobs/code/")} == {
+        f"jobs/code/{rel}": data for rel, data in CODE.items()
+    }
+    assert calls[0] == (0, 5, 0, total) and calls[-1] == (5, 5, total, total)
+    assert fake_obs.count("PUT") == 5
+
+    fake_obs.requests.clear()
+    edited = b"print('edited')\n"
+    (tmp_path / "pkg" / "mod v2+.py").write_bytes(edited)
+    calls.clear()
+    result = await upload_dir(
+        obs, str(tmp_path), sorted(CODE), dest, progress=lambda *a: calls.append(a)
+    )
+    new_total = total - len(CODE["pkg/mod v2+.py"]) + len(edited)
+    assert result == UploadResult(uploaded=1, skipped=4, bytes_uploaded=len(edited))
+    assert [r for r in fake_obs.requests if r[0] == "PUT"] == [("PUT", "jobs/code/pkg/mod v2+.py")]
+    assert fake_obs.count("GET") == 3  # five keys, two per page
+    assert stored["jobs/code/pkg/mod v2+.py"] == edited
+    assert calls[-1] == (5, 5, new_total, new_total)
+    await obs.aclose()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("next_marker", [True, False], ids=["NextMarker", "last-key"])
+async def test_list_objects_follows_pages(fake_obs, next_marker):
+    fake_obs.next_marker = next_marker
+    objects = {f"p/{i:02d} ü+": bytes([i]) * i for i in range(7)}
+    fake_obs.buckets["bucket-a"].update({**objects, "q/other": b""})
+    obs = client_for(fake_obs)
+    listed = await obs.list_objects("bucket-a", "p/")
+    assert listed == {k: hashlib.md5(v).hexdigest() for k, v in objects.items()}
+    assert fake_obs.count("GET") == 4
+    await obs.aclose()
+
+
+@pytest.mark.asyncio
+async def test_503_is_retried(fake_obs, tmp_path):
+    write_tree(tmp_path, {"a.py": b"a"})
+    fake_obs.fail["PUT"] = [503]
+    fake_obs.fail["GET"] = [500]
+    obs = client_for(fake_obs)
+    result = await upload_dir(obs, str(tmp_path), ["a.py"], parse_obs_uri("obs://bucket-a/c/"))
+    assert result.uploaded == 1 and fake_obs.buckets["bucket-a"]["c/a.py"] == b"a"
+    assert fake_obs.count("PUT") == 2 and fake_obs.count("GET") == 2
+    await obs.aclose()
+
+
+@pytest.mark.asyncio
+async def test_persistent_503_is_an_upstream_error_with_request_id(fake_obs):
+    fake_obs.fail["PUT"] = [503] * 3
+    obs = client_for(fake_obs, retries=2)
+    with pytest.raises(UpstreamError) as info:
+        await obs.put_object("bucket-a", "k", b"data")
+    assert info.value.code == "OBS.ServiceUnavailable"
+    assert info.value.request_id and info.value.request_id in info.value.message
+    assert fake_obs.count("PUT") == 3
+    await obs.aclose()
+
+
+@pytest.mark.asyncio
+async def test_timeout_is_retried(fake_obs):
+    fake_obs.delay["GET"] = [1.0]
+    obs = client_for(fake_obs, timeout=0.3)
+    assert await obs.list_objects("bucket-a", "") == {}
+    assert fake_obs.count("GET") == 2
+    await obs.aclose()
+
+
+@pytest.mark.asyncio
+async def test_unreachable_obs_is_backend_unavailable(fake_obs):
+    fake_obs.shutdown()
+    fake_obs.server_close()
+    obs = client_for(fake_obs, retries=1)
+    with pytest.raises(BackendUnavailable):
+        await obs.list_objects("bucket-a", "")
+    await obs.aclose()
+
+
+@pytest.mark.asyncio
+async def test_temporary_credentials_send_the_security_token(fake_obs):
+    obs = client_for(fake_obs, Credentials(TEMP_AK, TEMP_SK, security_token=TOKEN))
+    assert await obs.put_object("bucket-a", "t/x", b"x") == hashlib.md5(b"x").hexdigest()
+    await obs.aclose()
+    obs = client_for(fake_obs, Credentials(TEMP_AK, TEMP_SK))
+    with pytest.raises(PermissionDenied):
+        await obs.put_object("bucket-a", "t/x", b"x")
+    await obs.aclose()
+
+
+@pytest.mark.asyncio
+async def test_wrong_secret_is_permission_denied_without_secrets(fake_obs, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    write_tree(tmp_path, {"a.py": b"a"})
+    bad_sk = "wrong-sk-5ecret-value"
+    obs = client_for(fake_obs, Credentials(TEMP_AK, bad_sk, security_token=TOKEN))
+    with pytest.raises(PermissionDenied) as info:
+        await upload_dir(obs, str(tmp_path), ["a.py"], parse_obs_uri("obs://bucket-a/c/"))
+    error = info.value
+    assert "OBS AccessDenied, request id err-" in error.message
+    assert error.code == "OBS.AccessDenied" and error.request_id
+    exposed = " ".join([str(error), repr(error), str(error.to_json()), repr(obs), caplog.text])
+    for secret in (bad_sk, TOKEN, TEMP_SK):
+        assert secret not in exposed
+    assert fake_obs.count("GET") == 1  # a 403 is not retried
+    await obs.aclose()
+
+
+@pytest.mark.asyncio
+async def test_missing_bucket_is_not_found(fake_obs):
+    obs = client_for(fake_obs)
+    with pytest.raises(NotFound, match="NoSuchBucket"):
+        await obs.list_objects("no-such-bucket", "x/")
+    await obs.aclose()
+
+
+@pytest.mark.asyncio
+async def test_etag_mismatch_is_an_upstream_error(fake_obs):
+    fake_obs.bad_etag = True
+    obs = client_for(fake_obs)
+    with pytest.raises(UpstreamError, match="ETag"):
+        await obs.put_object("bucket-a", "k", b"data")
+    await obs.aclose()
