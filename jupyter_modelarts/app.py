@@ -7,12 +7,18 @@ import sys
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
 from traitlets import Bool, Float, Int, List, Type, Unicode, default, validate
 from traitlets.utils.importstring import import_item
 
 from .backends import auto_backend
 from .backends.base import Backend
 from .store import Store
+
+#: Where kernels started by this server find its REST API, and the token to call it with.
+KERNEL_URL_VARIABLE = "JUPYTER_MODELARTS_URL"
+KERNEL_TOKEN_VARIABLE = "JUPYTER_MODELARTS_TOKEN"
+NAMESPACE = "jupyter-modelarts"
 
 
 class ModelArtsApp(ExtensionApp):
@@ -170,6 +176,10 @@ class ModelArtsApp(ExtensionApp):
         self.handlers.extend(route_table())
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
+        # Kernels inherit this process's environment: that is how %load_ext jupyter_modelarts
+        # finds this very server (and not another one on the same machine).
+        os.environ[KERNEL_URL_VARIABLE] = url_path_join(serverapp.connection_url, NAMESPACE)
+        os.environ[KERNEL_TOKEN_VARIABLE] = serverapp.identity_provider.token or ""
         if self.backend:
             await self.backend.start()
 

@@ -12,6 +12,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
+from .app import NAMESPACE
 from .backends.base import Backend
 from .models import (
     ImageRequest,
@@ -22,7 +23,6 @@ from .models import (
     parse_lease_duration,
 )
 
-NAMESPACE = "jupyter-modelarts"
 _LOG_CHUNK_DEFAULT = 64 * 1024
 _LOG_CHUNK_MAX = 1024 * 1024
 

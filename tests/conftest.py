@@ -57,8 +57,8 @@ def ma_config(ma_dirs):
     }
 
 
-@pytest.fixture
-def jp_server_config(ma_config):
+def server_config(ma_config, **sections):
+    """Jupyter server config with the extension on, auth enforced, and ModelArtsApp settings."""
     return {
         "ServerApp": {
             "jpserver_extensions": {"jupyter_modelarts": True},
@@ -66,7 +66,32 @@ def jp_server_config(ma_config):
             "reraise_server_extension_failures": True,
         },
         "ModelArtsApp": ma_config,
+        **sections,
     }
+
+
+def cloud_server_config(ma_config, cloud_config):
+    return server_config(
+        {**ma_config, "backend_class": "jupyter_modelarts.backends.modelarts.ModelArtsBackend"},
+        ModelArtsBackend=cloud_config,
+    )
+
+
+def fresh_backend(serverapp):
+    """A second backend over the same store, as a restarted server would build it."""
+    app = next(iter(serverapp.extension_manager.extension_apps["jupyter_modelarts"]))
+    return app.backend_class(
+        parent=app,
+        store=app.store,
+        state_dir=app.state_dir,
+        root_dir=str(serverapp.root_dir),
+        request_shutdown=lambda reason: None,
+    )
+
+
+@pytest.fixture
+def jp_server_config(ma_config):
+    return server_config(ma_config)
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from conftest import cloud_server_config, fresh_backend
+
 FINAL = ("Completed", "Failed", "Terminated", "Abnormal")
 
 
@@ -13,18 +15,7 @@ FINAL = ("Completed", "Failed", "Terminated", "Abnormal")
 def jp_server_config(ma_config, cloud_config, fake, monkeypatch):
     monkeypatch.setenv("HUAWEICLOUD_SDK_AK", fake.ak)
     monkeypatch.setenv("HUAWEICLOUD_SDK_SK", fake.sk)
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_modelarts": True},
-            "allow_unauthenticated_access": False,
-            "reraise_server_extension_failures": True,
-        },
-        "ModelArtsApp": {
-            **ma_config,
-            "backend_class": "jupyter_modelarts.backends.modelarts.ModelArtsBackend",
-        },
-        "ModelArtsBackend": cloud_config,
-    }
+    return cloud_server_config(ma_config, cloud_config)
 
 
 async def wait_job(api, job_id, timeout=60):
@@ -185,18 +176,11 @@ async def test_missing_permission_names_the_iam_action(api, fake):
 
 async def test_jobs_are_reconciled_after_a_restart(api, fake, jp_serverapp):
     _, job = await api.call("POST", "jobs", {"name": "recon", "code": "print(1)"}, expect=201)
-    app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_modelarts"]))
     await asyncio.sleep(3)  # the job ends upstream while nobody asks
-    backend = app.backend_class(
-        parent=app,
-        store=app.store,
-        state_dir=app.state_dir,
-        root_dir=str(app.serverapp.root_dir),
-        request_shutdown=lambda reason: None,
-    )
+    backend = fresh_backend(jp_serverapp)
     await backend.start()
     await asyncio.sleep(1)
-    stored = app.store.get("job", job["id"])
+    stored = backend.store.get("job", job["id"])
     assert stored["phase"] == "Completed", stored
     await backend.close()
 
@@ -204,14 +188,7 @@ async def test_jobs_are_reconciled_after_a_restart(api, fake, jp_serverapp):
 async def test_no_credentials_is_a_clear_503(api, jp_serverapp, monkeypatch):
     for name in ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"):
         monkeypatch.delenv(name)
-    app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_modelarts"]))
-    backend = app.backend_class(
-        parent=app,
-        store=app.store,
-        state_dir=app.state_dir,
-        root_dir=str(app.serverapp.root_dir),
-        request_shutdown=lambda reason: None,
-    )
+    backend = fresh_backend(jp_serverapp)
     settings = jp_serverapp.web_app.settings
     settings["modelarts_backend"], configured = backend, settings["modelarts_backend"]
     try:

@@ -2,6 +2,8 @@
 
 import pytest
 
+from conftest import cloud_server_config
+
 CHAIN_VARIABLES = (
     "HUAWEICLOUD_SDK_AK",
     "HUAWEICLOUD_SDK_SK",
@@ -30,18 +32,7 @@ def jp_server_config(ma_config, cloud_config, fake, source, monkeypatch, tmp_pat
         credentials = tmp_path / "credentials"
         credentials.write_text(f"[basic]\nak = {fake.ak}\nsk = {fake.sk}\n")
         backend.update(credentials_file=str(credentials))
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_modelarts": True},
-            "allow_unauthenticated_access": False,
-            "reraise_server_extension_failures": True,
-        },
-        "ModelArtsApp": {
-            **ma_config,
-            "backend_class": "jupyter_modelarts.backends.modelarts.ModelArtsBackend",
-        },
-        "ModelArtsBackend": backend,
-    }
+    return cloud_server_config(ma_config, backend)
 
 
 async def test_each_source_drives_the_api_and_uploads_code(api, fake, source):
