@@ -18,3 +18,11 @@ def _jupyter_server_extension_points():
     from .app import ModelArtsApp
 
     return [{"module": "jupyter_modelarts", "app": ModelArtsApp}]
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext jupyter_modelarts``: the magics, bound to the server that started the kernel."""
+    # Imported here so that the server never loads httpx and ipywidgets for nothing.
+    from .kernel import load_ipython_extension
+
+    load_ipython_extension(ipython)

@@ -1,0 +1,397 @@
+"""The %%ma_train, %ma_train, %ma_mount, %ma_unmount, %ma_lease and %ma_image magics."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import re
+import shlex
+import sys
+import time
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.display import display
+
+from .client import Client, ModelArtsError
+from .widgets import FINAL_PHASES, ImageProgress, JobWidget, LeaseCountdown
+
+HELP = """\
+jupyter_modelarts magics (add -h to any of them for its options):
+  %%ma_train [options]          run the cell as a training job (live widget; --follow, --no-wait)
+  %ma_train list                the jobs, newest first
+  %ma_train status ID           a live widget of a job
+  %ma_train logs ID [--task worker-1] [--follow]
+  %ma_train stop ID             stop a job
+  %ma_mount obs://bucket/path/ /data/name/   mount an OBS folder;  %ma_mount list
+  %ma_unmount /data/name/       remove a mount (the data stays in OBS)
+  %ma_lease                     the auto-stop countdown;  %ma_lease renew 4h  (1h to 72h)
+  %ma_image save name:tag [--namespace ns]   save this instance as an image
+  %ma_image status ID           progress of an image save"""
+
+
+class _Help(Exception):
+    """-h was given: argparse already printed the help."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in the cell instead of exiting the kernel."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.format_usage().rstrip()}\n{self.prog}: error: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None):
+        if message:
+            raise UsageError(message.rstrip())
+        raise _Help
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def _parse(parser: _Parser, line: str) -> argparse.Namespace | None:
+    try:
+        return parser.parse_args(shlex.split(line))
+    except ValueError as error:  # unbalanced quotes
+        raise UsageError(
+            f"{parser.format_usage().rstrip()}\n{parser.prog}: error: {error}"
+        ) from None
+    except _Help:
+        return None
+
+
+def parse_duration(text: str) -> float:
+    """'4h', '90m', '2h30m', '1d' or a bare number of hours → seconds."""
+    text = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text) * 3600
+    parts = re.findall(r"(\d+(?:\.\d+)?)([dhms])", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"cannot read {text!r} as a duration; write e.g. 4h, 90m or 2h30m")
+    unit = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    return sum(float(n) * unit[u] for n, u in parts)
+
+
+def _when(epoch_ms: int | None) -> str:
+    if not epoch_ms:
+        return "-"
+    return datetime.datetime.fromtimestamp(epoch_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class Job:
+    """A handle on one training job: ``.status() .logs(task=…) .wait() .stop() .widget()``."""
+
+    def __init__(self, client: Client, job: dict[str, Any]):
+        self._client = client
+        self._job = job
+        self._widget: JobWidget | None = None
+        self.id: str = job["id"]
+
+    def __repr__(self) -> str:
+        return f"<ModelArts job {self.id} {self._job['name']!r}: {self._job['phase']}>"
+
+    def info(self) -> dict[str, Any]:
+        """The job as the server reports it now."""
+        self._job = self._client.job(self.id)
+        return self._job
+
+    def status(self) -> str:
+        """The job's phase now (Pending, Running, Completed, Failed, Terminated, …)."""
+        return self.info()["phase"]
+
+    def logs(self, task: str = "worker-0") -> str:
+        """The whole log of one task so far."""
+        chunks, offset = [], 0
+        while True:
+            chunk = self._client.logs(self.id, task, offset, 1024 * 1024)
+            chunks.append(chunk["content"])
+            if chunk["next_offset"] >= chunk["size"]:
+                return "".join(chunks)
+            offset = chunk["next_offset"]
+
+    def wait(self, timeout: float | None = None, interval: float = 0.5) -> str:
+        """Block until the job ends (or ``timeout`` seconds pass); its phase."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (phase := self.status()) not in FINAL_PHASES:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            time.sleep(interval)
+        return phase
+
+    def stop(self) -> str:
+        """Ask the job to stop; its phase (Terminating, or Terminated at once)."""
+        self._job = self._client.stop(self.id)
+        return self._job["phase"]
+
+    def widget(self) -> JobWidget:
+        """The live widget of this job (the same one each time, until closed)."""
+        if self._widget is None or self._widget.comm is None:
+            self._widget = JobWidget(self._client, self._job)
+        return self._widget
+
+    def follow(self, task: str = "worker-0", interval: float = 0.5) -> str:
+        """Print the task's log as it grows until the job ends; its phase."""
+        offset = 0
+        while True:
+            chunk = self._client.logs(self.id, task, offset)
+            if chunk["content"]:
+                sys.stdout.write(chunk["content"])
+                sys.stdout.flush()
+            offset = chunk["next_offset"]
+            if chunk["complete"]:
+                break
+            if not chunk["content"]:
+                time.sleep(interval)
+        phase = self.wait(interval=interval)
+        print(
+            f"[{self.id}] {phase}" + (f": {self._job['message']}" if self._job["message"] else "")
+        )
+        return phase
+
+
+def _train_cell_parser() -> _Parser:
+    parser = _Parser(prog="%%ma_train", description="Run the cell as a training job.")
+    parser.add_argument("--name", help="job name (letters, digits, - and _)")
+    parser.add_argument("--flavor", help="flavor id (see the sidebar); default: the backend's")
+    parser.add_argument("--nodes", type=int, default=1, help="number of workers (default 1)")
+    runtime = parser.add_mutually_exclusive_group()
+    runtime.add_argument("--engine", help="engine id; default: the backend's")
+    runtime.add_argument("--image", help="custom image (ModelArts backend)")
+    parser.add_argument(
+        "--param",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a parameter, passed to the code as --K=V (repeatable)",
+    )
+    parser.add_argument(
+        "--input",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="NAME=obs://…/",
+        help="an OBS folder to read, passed as --NAME=<local folder> (repeatable)",
+    )
+    parser.add_argument(
+        "--output",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="NAME=obs://…/",
+        help="an OBS folder written at the end, passed as --NAME=<local folder> (repeatable)",
+    )
+    parser.add_argument(
+        "--env",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="an environment variable (repeatable)",
+    )
+    parser.add_argument(
+        "--code-dir",
+        default=None,
+        help="folder snapshotted beside the cell (default: the notebook's folder)",
+    )
+    wait = parser.add_mutually_exclusive_group()
+    wait.add_argument("--no-wait", action="store_true", help="submit only; no widget")
+    wait.add_argument("--follow", action="store_true", help="print the log until the job ends")
+    return parser
+
+
+def _train_line_parser() -> _Parser:
+    parser = _Parser(prog="%ma_train", description="List, inspect, follow and stop jobs.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("list", help="the jobs, newest first")
+    commands.add_parser("status", help="a live widget of a job").add_argument("id")
+    logs = commands.add_parser("logs", help="a task's log")
+    logs.add_argument("id")
+    logs.add_argument("--task", default="worker-0")
+    logs.add_argument("--follow", action="store_true", help="print until the job ends")
+    commands.add_parser("stop", help="stop a job").add_argument("id")
+    return parser
+
+
+@magics_class
+class ModelArtsMagics(Magics):
+    """Magics that call the jupyter_modelarts REST API of the server that started this kernel."""
+
+    def __init__(self, shell, client: Client):
+        super().__init__(shell)
+        self.client = client
+
+    @line_magic
+    def ma_help(self, line: str = "") -> None:
+        """List the jupyter_modelarts magics."""
+        print(HELP)
+
+    @line_cell_magic
+    def ma_train(self, line: str, cell: str | None = None) -> Job | None:
+        """%%ma_train [options]: the cell as a job; %ma_train list|status|logs|stop: jobs."""
+        if cell is None:
+            return self._train_line(line)
+        args = _parse(_train_cell_parser(), line)
+        if args is None:
+            return None
+        spec = {
+            "name": args.name or datetime.datetime.now().strftime("notebook-%Y%m%d-%H%M%S"),
+            "code": cell,
+            "code_dir": os.path.abspath(args.code_dir or os.getcwd()),
+            "nodes": args.nodes,
+            "flavor": args.flavor,
+            "engine": args.engine,
+            "image": args.image,
+            "parameters": dict(args.param),
+            "inputs": dict(args.input),
+            "outputs": dict(args.output),
+            "env": dict(args.env),
+        }
+        job = Job(self.client, self.client.submit(spec))
+        if args.no_wait:
+            print(f"Submitted job {job.id} ({job._job['phase']}); %ma_train status {job.id}")
+        elif args.follow:
+            job.follow()
+        else:
+            display(job.widget())
+        return job
+
+    def _train_line(self, line: str) -> Job | None:
+        args = _parse(_train_line_parser(), line)
+        if args is None:
+            return None
+        if args.command == "list":
+            rows = [
+                (j["id"], j["name"], j["phase"], str(len(j["tasks"])), _when(j["created_at"]))
+                for j in self.client.jobs()
+            ]
+            _table(("ID", "NAME", "PHASE", "TASKS", "CREATED"), rows, empty="No jobs yet.")
+            return None
+        job = Job(self.client, self.client.job(args.id))
+        if args.command == "status":
+            display(job.widget())
+        elif args.command == "logs":
+            if args.follow:
+                job.follow(args.task)
+            else:
+                print(job.logs(args.task), end="")
+            return None
+        elif args.command == "stop":
+            print(f"Job {job.id}: {job.stop()}")
+        return job
+
+    @line_magic
+    def ma_mount(self, line: str) -> None:
+        """%ma_mount obs://bucket/path/ /data/name/ | %ma_mount list."""
+        parser = _Parser(prog="%ma_mount", description="Mount an OBS folder under /data/.")
+        parser.add_argument("uri", metavar="obs://bucket/path/|list")
+        parser.add_argument("mount_path", nargs="?", metavar="/data/name/")
+        args = _parse(parser, line)
+        if args is None:
+            return
+        if args.uri == "list":
+            rows = [
+                (m["mount_path"], m["uri"], m["status"], m["failure_reason"] or "")
+                for m in self.client.mounts()
+            ]
+            _table(("PATH", "URI", "STATUS", "REASON"), rows, empty="No mounts.")
+            return
+        if not args.mount_path:
+            parser.error("the following arguments are required: /data/name/")
+        mount = self._settle(self.client.create_mount(args.uri, args.mount_path), "MOUNTING")
+        if mount is None or mount["status"] != "MOUNTED":
+            reason = (mount or {}).get("failure_reason") or "it did not settle"
+            raise ModelArtsError(f"mounting {args.uri} failed: {reason}")
+        print(f"Mounted {mount['uri']} at {mount['mount_path']}")
+
+    @line_magic
+    def ma_unmount(self, line: str) -> None:
+        """%ma_unmount /data/name/: remove a mount; the data stays in OBS."""
+        parser = _Parser(prog="%ma_unmount", description="Remove a mount.")
+        parser.add_argument("mount_path", metavar="/data/name/")
+        args = _parse(parser, line)
+        if args is None:
+            return
+        wanted = args.mount_path.rstrip("/") + "/"
+        found = [m for m in self.client.mounts() if m["mount_path"].rstrip("/") + "/" == wanted]
+        if not found:
+            raise ModelArtsError(f"nothing is mounted at {args.mount_path}; see %ma_mount list")
+        mount = self._settle(self.client.delete_mount(found[0]["id"]), "UNMOUNTING")
+        if mount is not None and mount["status"] != "UNMOUNTED":
+            raise ModelArtsError(f"unmounting {wanted} failed: {mount['failure_reason']}")
+        print(f"Unmounted {wanted}")
+
+    def _settle(self, mount: dict[str, Any], busy: str, timeout: float = 60) -> dict | None:
+        """Poll a mount until it leaves ``busy``; None once it is gone."""
+        deadline = time.monotonic() + timeout
+        while mount["status"] == busy and time.monotonic() < deadline:
+            time.sleep(0.1)
+            try:
+                mount = self.client.mount(mount["id"])
+            except ModelArtsError as error:
+                if error.status == 404:
+                    return None
+                raise
+        return mount
+
+    @line_magic
+    def ma_lease(self, line: str) -> LeaseCountdown | None:
+        """%ma_lease: the auto-stop countdown; %ma_lease renew 4h: renew it (1 h to 72 h)."""
+        parser = _Parser(prog="%ma_lease", description="Show or renew the auto-stop lease.")
+        parser.add_argument("command", nargs="?", choices=["renew"])
+        parser.add_argument("duration", nargs="?", help="1h to 72h, e.g. 4h or 90m")
+        args = _parse(parser, line)
+        if args is None:
+            return None
+        if args.command == "renew":
+            if not args.duration:
+                parser.error("renew needs a duration, e.g. %ma_lease renew 4h")
+            try:
+                seconds = parse_duration(args.duration)
+            except ValueError as error:
+                parser.error(str(error))
+            try:
+                lease = self.client.renew_lease(seconds)
+            except ModelArtsError as error:
+                if error.status == 409:
+                    error.message = "auto-stop is off on this instance: there is no lease to renew"
+                raise
+            print(f"Lease renewed: the instance stops at {_when(lease['stop_at'])}")
+            return None
+        return LeaseCountdown.from_lease(self.client.lease())
+
+    @line_magic
+    def ma_image(self, line: str) -> ImageProgress | None:
+        """%ma_image save name:tag [--namespace ns] | %ma_image status ID."""
+        parser = _Parser(prog="%ma_image", description="Save this instance as an image.")
+        commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+        save = commands.add_parser("save", help="save this instance as name:tag")
+        save.add_argument("ref", metavar="name[:tag]")
+        save.add_argument("--namespace", default=None)
+        commands.add_parser("status", help="progress of an image save").add_argument("id")
+        args = _parse(parser, line)
+        if args is None:
+            return None
+        if args.command == "save":
+            name, _, tag = args.ref.partition(":")
+            image = self.client.save_image(name, tag or "latest", args.namespace)
+        else:
+            image = self.client.image(args.id)
+        return ImageProgress(self.client, image)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], empty: str) -> None:
+    if not rows:
+        print(empty)
+        return
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
