@@ -25,6 +25,13 @@ export default defineConfig([
   tseslint.configs.recommended,
   jupyterPlugin.configs.recommended,
   {
+    // The jupyter plugin also lints settings schemas for untranslated titles.
+    files: ['**/schema/*.json'],
+    plugins: {
+      jupyter: jupyterPlugin
+    }
+  },
+  {
     files: ['**/*.ts', '**/*.tsx'],
     plugins: {
       jupyter: jupyterPlugin

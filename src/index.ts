@@ -3,41 +3,178 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
 
+import { CommandIDs, registerCommands } from './commands';
+import { Countdown } from './countdown';
+import type { JobView } from './jobview';
+import { ModelArtsModel } from './model';
+import { ISavable, Notifier } from './notify';
 import { ModelArtsService } from './service';
 import { ModelArtsSidebar } from './sidebar';
+import { AutoStopStatus } from './statusbar';
+import { widgetsPlugin } from './widgets';
 
 /**
- * The id of the main plugin.
+ * The id of the main plugin (and of its settings).
  */
 export const PLUGIN_ID = 'jupyter-modelarts:plugin';
 
 /**
- * The sidebar plugin: shows the notebook instance in the left area.
+ * The main plugin: one shared model (the update stream of this tab) feeding the sidebar,
+ * the status-bar countdown and the notifications; the commands.
  */
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
-  description: 'A ModelArts panel in the left sidebar.',
+  description:
+    'A ModelArts panel in the left sidebar, an auto-stop countdown in the status bar, notifications.',
   autoStart: true,
-  optional: [ILayoutRestorer, ITranslator],
+  optional: [
+    ILayoutRestorer,
+    ITranslator,
+    ISettingRegistry,
+    IStatusBar,
+    ICommandPalette,
+    IDocumentManager,
+    IDefaultFileBrowser
+  ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    settingRegistry: ISettingRegistry | null,
+    statusBar: IStatusBar | null,
+    palette: ICommandPalette | null,
+    docManager: IDocumentManager | null,
+    fileBrowser: IDefaultFileBrowser | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyter_modelarts');
     const service = new ModelArtsService({
       serverSettings: app.serviceManager.serverSettings
     });
-    const sidebar = new ModelArtsSidebar({ service, trans });
+    const model = new ModelArtsModel({ service });
+    const settings = {
+      thresholds: { ...Countdown.DEFAULT_THRESHOLDS },
+      saveBeforeStop: true
+    };
+    const thresholds = () => settings.thresholds;
 
+    const views = new Map<string, JobView>();
+    const openJob = async (id: string) => {
+      let view = views.get(id);
+      if (!view || view.isDisposed) {
+        const { JobView } = await import('./jobview');
+        view = new JobView({ jobId: id, model, trans });
+        views.set(id, view);
+        view.disposed.connect(() => views.delete(id));
+        app.shell.add(view, 'main');
+      }
+      app.shell.activateById(view.id);
+    };
+    const contextOf = (widget: Widget) =>
+      docManager?.contextForWidget(widget) ??
+      (widget as { context?: ReturnType<IDocumentManager['contextForWidget']> })
+        .context;
+    const scriptFromBrowser = () => {
+      const item = fileBrowser ? [...fileBrowser.selectedItems()][0] : null;
+      return item && item.type !== 'directory' ? item.path : null;
+    };
+    const scriptFromEditor = () => {
+      const widget = app.shell.currentWidget;
+      return (widget && contextOf(widget)?.path) || null;
+    };
+    const documents = (): ISavable[] => {
+      const savables: ISavable[] = [];
+      for (const widget of app.shell.widgets('main')) {
+        const context = contextOf(widget);
+        if (context && context.model) {
+          savables.push({
+            path: context.path,
+            dirty: context.model.dirty,
+            save: () => context.save()
+          });
+        }
+      }
+      return savables;
+    };
+
+    const sidebar = new ModelArtsSidebar({
+      model,
+      trans,
+      thresholds,
+      openJob,
+      scriptFromBrowser,
+      scriptFromEditor
+    });
     app.shell.add(sidebar, 'left', { rank: 900 });
     if (restorer) {
       restorer.add(sidebar, sidebar.id);
     }
-    void sidebar.refresh();
+
+    new Notifier({
+      model,
+      trans,
+      thresholds,
+      saveBeforeStop: () => settings.saveBeforeStop,
+      documents,
+      renew: hours => app.commands.execute(CommandIDs.renew, { hours }),
+      openJob
+    });
+
+    registerCommands(app, {
+      model,
+      sidebar,
+      trans,
+      openJob,
+      scriptFromBrowser,
+      palette
+    });
+
+    if (statusBar) {
+      const item = new AutoStopStatus({
+        model,
+        trans,
+        commands: app.commands,
+        thresholds
+      });
+      statusBar.registerStatusItem(`${PLUGIN_ID}:status`, {
+        item,
+        align: 'left',
+        rank: 100
+      });
+    }
+
+    if (settingRegistry) {
+      const apply = (loaded: ISettingRegistry.ISettings) => {
+        const value = (key: string, fallback: number) => {
+          const v = loaded.get(key).composite;
+          return typeof v === 'number' ? v : fallback;
+        };
+        model.pollInterval = value('pollInterval', 10);
+        settings.thresholds = {
+          warningMinutes: value('warningMinutes', 10),
+          criticalMinutes: value('criticalMinutes', 1)
+        };
+        settings.saveBeforeStop =
+          loaded.get('saveBeforeStop').composite !== false;
+      };
+      void settingRegistry
+        .load(PLUGIN_ID)
+        .then(loaded => {
+          apply(loaded);
+          loaded.changed.connect(apply);
+        })
+        .catch(error =>
+          console.error('Could not load the jupyter-modelarts settings', error)
+        );
+    }
   }
 };
 
-export default plugin;
+export default [plugin, widgetsPlugin];

@@ -14,7 +14,8 @@ export const API_NAMESPACE = 'jupyter-modelarts';
  * @param init Initial values for the request
  * @returns The response body, parsed as JSON when it is not empty
  * @throws ServerConnection.NetworkError when the server cannot be reached
- * @throws ServerConnection.ResponseError carrying the server's `message` when the status is not 2xx
+ * @throws ModelArtsError (a ServerConnection.ResponseError) carrying the server's `message`
+ *   and `field` when the status is not 2xx
  */
 export async function requestAPI<T>(
   endPoint: string,
@@ -48,8 +49,46 @@ export async function requestAPI<T>(
   }
 
   if (!response.ok) {
-    throw new ServerConnection.ResponseError(response, data.message || data);
+    throw new ModelArtsError(response, data);
   }
 
   return data;
+}
+
+/**
+ * An error answer of the server extension: a `ServerConnection.ResponseError` that also keeps
+ * the request `field` at fault and the error `reason`, so forms can show it next to the field.
+ */
+export class ModelArtsError extends ServerConnection.ResponseError {
+  /**
+   * Wrap an error answer.
+   *
+   * @param response The HTTP response
+   * @param body Its parsed body (an `Error` object, or text)
+   */
+  constructor(response: Response, body: unknown) {
+    const data =
+      typeof body === 'object' && body !== null
+        ? (body as Record<string, unknown>)
+        : {};
+    const message =
+      typeof data.message === 'string' && data.message
+        ? data.message
+        : typeof body === 'string' && body
+          ? body
+          : `${response.status} ${response.statusText}`;
+    super(response, message);
+    this.field = typeof data.field === 'string' ? data.field : null;
+    this.reason = typeof data.reason === 'string' ? data.reason : null;
+  }
+
+  /**
+   * The request field at fault, if the server named one.
+   */
+  readonly field: string | null;
+
+  /**
+   * The error class, for example `InvalidRequest` or `Conflict`.
+   */
+  readonly reason: string | null;
 }

@@ -66,8 +66,269 @@ export interface IErrorBody {
   message: string;
   /** Machine-readable reason. */
   reason: string;
-  /** HTTP status code. */
-  code: number;
+  /** `ModelArts.<Kind>` or the upstream error code. */
+  code: string;
   /** The request field at fault, if any. */
   field?: string;
+}
+
+/**
+ * The state of a dynamic OBS mount.
+ */
+export type MountStatus =
+  | 'MOUNTING'
+  | 'MOUNTED'
+  | 'MOUNT_FAILED'
+  | 'UNMOUNTING'
+  | 'UNMOUNT_FAILED'
+  | 'UNMOUNTED';
+
+/**
+ * A request to mount an OBS folder under /data/.
+ */
+export interface IMountRequest {
+  /** The OBS folder, `obs://bucket/path/`. */
+  uri: string;
+  /** Where it shows, `/data/<name>/`. */
+  mount_path: string;
+}
+
+/**
+ * A dynamic OBS mount.
+ */
+export interface IMount extends IMountRequest {
+  /** Mount id. */
+  id: string;
+  /** Its state. */
+  status: MountStatus;
+  /** Storage kind, `OBS`. */
+  category: string;
+  /** Why it is *_FAILED. */
+  failure_reason: string | null;
+  /** Creation time, epoch ms. */
+  created_at: number;
+  /** Last change, epoch ms. */
+  updated_at: number;
+}
+
+/**
+ * The state of an image save.
+ */
+export type ImageStatus = 'INIT' | 'CREATING' | 'ACTIVE' | 'CREATE_FAILED';
+
+/**
+ * A request to save the instance as an image.
+ */
+export interface IImageRequest {
+  /** Lowercase image name. */
+  name: string;
+  /** Image tag, `latest` by default. */
+  tag?: string;
+  /** SWR organisation; the server's default when absent. */
+  namespace?: string | null;
+  /** Free text. */
+  description?: string;
+}
+
+/**
+ * An image saved from the instance, with the progress of writing it.
+ */
+export interface IImage {
+  /** Image id. */
+  id: string;
+  /** Image name. */
+  name: string;
+  /** Image tag. */
+  tag: string;
+  /** SWR organisation. */
+  namespace: string;
+  /** Its state. */
+  status: ImageStatus;
+  /** Free text. */
+  description: string;
+  /** What is happening, the failure reason, or the manifest digest. */
+  status_message: string;
+  /** Bytes written so far. */
+  bytes_done: number;
+  /** Bytes to write. */
+  bytes_total: number;
+  /** Size of the finished image. */
+  size_bytes: number | null;
+  /** Where the image lives. */
+  location: string | null;
+  /** Creation time, epoch ms. */
+  created_at: number;
+  /** Last change, epoch ms. */
+  updated_at: number;
+}
+
+/**
+ * A runtime a job's code runs in.
+ */
+export interface IEngine {
+  /** Engine id. */
+  id: string;
+  /** Engine name. */
+  name: string;
+  /** Engine version. */
+  version: string;
+  /** Container image, if any. */
+  image: string | null;
+}
+
+/**
+ * The phase of a job or a task.
+ */
+export type JobPhase =
+  | 'Creating'
+  | 'Pending'
+  | 'Running'
+  | 'Completed'
+  | 'Failed'
+  | 'Terminating'
+  | 'Terminated'
+  | 'Abnormal';
+
+/**
+ * Every job phase, in lifecycle order.
+ */
+export const JOB_PHASES: readonly JobPhase[] = [
+  'Creating',
+  'Pending',
+  'Running',
+  'Completed',
+  'Failed',
+  'Terminating',
+  'Terminated',
+  'Abnormal'
+];
+
+/**
+ * The phases after which a job no longer changes.
+ */
+export const FINAL_PHASES: readonly JobPhase[] = [
+  'Completed',
+  'Failed',
+  'Terminated',
+  'Abnormal'
+];
+
+/**
+ * What to run, as submitted to `POST /jobs`.
+ */
+export interface IJobSpec {
+  /** Job name, `[A-Za-z0-9_-]{1,64}`. */
+  name: string;
+  /** Source text of the boot file. */
+  code?: string | null;
+  /** Folder to snapshot, relative to the server root. */
+  code_dir?: string | null;
+  /** The file to run, relative to `code_dir`. */
+  boot_file?: string | null;
+  /** A command run instead of a boot file. */
+  command?: string | string[] | null;
+  /** Passed as `--name=value`. */
+  parameters?: Record<string, string> | null;
+  /** Name → OBS folder to read. */
+  inputs?: Record<string, string> | null;
+  /** Name → OBS folder written at the end. */
+  outputs?: Record<string, string> | null;
+  /** Environment variables. */
+  env?: Record<string, string> | null;
+  /** Node count, 1 to 16. */
+  nodes?: number;
+  /** A flavor id from `GET /flavors`. */
+  flavor?: string | null;
+  /** An engine id from `GET /engines`. */
+  engine?: string | null;
+  /** A custom image. */
+  image?: string | null;
+  /** Free text. */
+  description?: string | null;
+}
+
+/**
+ * One worker of a job.
+ */
+export interface ITask {
+  /** `worker-<n>`. */
+  name: string;
+  /** Its phase. */
+  phase: JobPhase;
+  /** Exit code once ended. */
+  exit_code: number | null;
+  /** Start time, epoch ms. */
+  started_at: number | null;
+  /** End time, epoch ms. */
+  ended_at: number | null;
+}
+
+/**
+ * A training job.
+ */
+export interface IJob {
+  /** Job id. */
+  id: string;
+  /** Job name. */
+  name: string;
+  /** The backend that runs it. */
+  backend: string;
+  /** Its phase. */
+  phase: JobPhase;
+  /** The spec as the server keeps it. */
+  spec: Required<IJobSpec>;
+  /** Its workers. */
+  tasks: ITask[];
+  /** Exit code once ended. */
+  exit_code: number | null;
+  /** Why it failed, if it did. */
+  message: string;
+  /** Submission time, epoch ms. */
+  created_at: number;
+  /** Start time, epoch ms. */
+  started_at: number | null;
+  /** End time, epoch ms. */
+  ended_at: number | null;
+}
+
+/**
+ * A chunk of one task's log.
+ */
+export interface ILogChunk {
+  /** The task. */
+  task: string;
+  /** Where this chunk starts. */
+  offset: number;
+  /** Where to read next. */
+  next_offset: number;
+  /** The log's size now. */
+  size: number;
+  /** The text. */
+  content: string;
+  /** Whether the task has ended and nothing is left. */
+  complete: boolean;
+}
+
+/**
+ * One metric series of one task.
+ */
+export interface IMetricSeries {
+  /** The task. */
+  task: string;
+  /** `cpuUsage` (percent of a core) or `memUsage` (MiB). */
+  metric: string;
+  /** The unit. */
+  unit: string;
+  /** `[epoch ms, value]` pairs, oldest first. */
+  points: [number, number][];
+}
+
+/**
+ * The resource metrics of a job.
+ */
+export interface IMetrics {
+  /** The job. */
+  job_id: string;
+  /** One series per task and metric. */
+  series: IMetricSeries[];
 }

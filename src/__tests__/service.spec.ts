@@ -30,8 +30,10 @@ const INSTANCE: IInstance = {
 function makeService(answer: (url: string, init?: RequestInit) => Response): {
   service: ModelArtsService;
   calls: string[];
+  requests: { url: string; method: string; body: unknown }[];
 } {
   const calls: string[] = [];
+  const requests: { url: string; method: string; body: unknown }[] = [];
   const fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
     const url =
       typeof input === 'string'
@@ -40,13 +42,20 @@ function makeService(answer: (url: string, init?: RequestInit) => Response): {
           ? input.href
           : input.url;
     calls.push(url);
+    const request = input instanceof Request ? input : null;
+    const text = request ? await request.text() : (init?.body as string);
+    requests.push({
+      url: url.replace(/\?\d+$/, '').replace(/&\d+$/, ''),
+      method: request?.method ?? init?.method ?? 'GET',
+      body: text ? JSON.parse(text) : undefined
+    });
     return answer(url, init);
   };
   const serverSettings = ServerConnection.makeSettings({
     baseUrl: BASE_URL,
     fetch
   });
-  return { service: new ModelArtsService({ serverSettings }), calls };
+  return { service: new ModelArtsService({ serverSettings }), calls, requests };
 }
 
 function jsonResponse(body: unknown, status: number): Response {
@@ -88,5 +97,268 @@ describe('ModelArtsService', () => {
       expect(error.message).toBe('The backend is not ready');
       expect(error.response.status).toBe(503);
     });
+  });
+
+  const API = 'http://localhost:8888/base/jupyter-modelarts/';
+  const MOUNT = {
+    id: 'm1',
+    uri: 'obs://bucket/data/',
+    mount_path: '/data/d/',
+    status: 'MOUNTING',
+    category: 'OBS',
+    failure_reason: null,
+    created_at: 1,
+    updated_at: 1
+  };
+  const LEASE = {
+    enabled: true,
+    type: 'TIMING',
+    duration_s: 3600,
+    renewed_at: 1,
+    stop_at: 2,
+    remaining_s: 3600
+  };
+
+  const cases: {
+    name: string;
+    call: (s: ModelArtsService) => Promise<unknown>;
+    method: string;
+    path: string;
+    body?: unknown;
+    answer: unknown;
+    status?: number;
+    result: unknown;
+  }[] = [
+    {
+      name: 'getLease',
+      call: s => s.getLease(),
+      method: 'GET',
+      path: 'lease',
+      answer: LEASE,
+      result: LEASE
+    },
+    {
+      name: 'renewLease',
+      call: s => s.renewLease(14400),
+      method: 'PATCH',
+      path: 'lease',
+      body: { duration_s: 14400 },
+      answer: LEASE,
+      result: LEASE
+    },
+    {
+      name: 'listMounts',
+      call: s => s.listMounts(),
+      method: 'GET',
+      path: 'mounts',
+      answer: { mounts: [MOUNT] },
+      result: [MOUNT]
+    },
+    {
+      name: 'getMount',
+      call: s => s.getMount('m 1'),
+      method: 'GET',
+      path: 'mounts/m%201',
+      answer: MOUNT,
+      result: MOUNT
+    },
+    {
+      name: 'createMount',
+      call: s =>
+        s.createMount({ uri: MOUNT.uri, mount_path: MOUNT.mount_path }),
+      method: 'POST',
+      path: 'mounts',
+      body: { uri: MOUNT.uri, mount_path: MOUNT.mount_path },
+      answer: MOUNT,
+      status: 202,
+      result: MOUNT
+    },
+    {
+      name: 'deleteMount',
+      call: s => s.deleteMount('m1'),
+      method: 'DELETE',
+      path: 'mounts/m1',
+      answer: MOUNT,
+      status: 202,
+      result: MOUNT
+    },
+    {
+      name: 'listImages',
+      call: s => s.listImages(),
+      method: 'GET',
+      path: 'images',
+      answer: { images: [] },
+      result: []
+    },
+    {
+      name: 'getImage',
+      call: s => s.getImage('i1'),
+      method: 'GET',
+      path: 'images/i1',
+      answer: { id: 'i1' },
+      result: { id: 'i1' }
+    },
+    {
+      name: 'saveImage',
+      call: s => s.saveImage({ name: 'env', tag: 'v1' }),
+      method: 'POST',
+      path: 'images',
+      body: { name: 'env', tag: 'v1' },
+      answer: { id: 'i1' },
+      status: 202,
+      result: { id: 'i1' }
+    },
+    {
+      name: 'listFlavors',
+      call: s => s.listFlavors(),
+      method: 'GET',
+      path: 'flavors',
+      answer: { flavors: [INSTANCE.flavor] },
+      result: [INSTANCE.flavor]
+    },
+    {
+      name: 'listEngines',
+      call: s => s.listEngines(),
+      method: 'GET',
+      path: 'engines',
+      answer: { engines: [] },
+      result: []
+    },
+    {
+      name: 'listJobs',
+      call: s => s.listJobs(),
+      method: 'GET',
+      path: 'jobs',
+      answer: { jobs: [] },
+      result: []
+    },
+    {
+      name: 'listJobs(phase)',
+      call: s => s.listJobs('Running'),
+      method: 'GET',
+      path: 'jobs?phase=Running',
+      answer: { jobs: [] },
+      result: []
+    },
+    {
+      name: 'getJob',
+      call: s => s.getJob('j1'),
+      method: 'GET',
+      path: 'jobs/j1',
+      answer: { id: 'j1' },
+      result: { id: 'j1' }
+    },
+    {
+      name: 'submitJob',
+      call: s =>
+        s.submitJob({ name: 'j', code_dir: 'p', boot_file: 'train.py' }),
+      method: 'POST',
+      path: 'jobs',
+      body: { name: 'j', code_dir: 'p', boot_file: 'train.py' },
+      answer: { id: 'j1' },
+      status: 201,
+      result: { id: 'j1' }
+    },
+    {
+      name: 'stopJob',
+      call: s => s.stopJob('j1'),
+      method: 'POST',
+      path: 'jobs/j1/stop',
+      answer: { id: 'j1' },
+      status: 202,
+      result: { id: 'j1' }
+    },
+    {
+      name: 'deleteJob',
+      call: s => s.deleteJob('j1'),
+      method: 'DELETE',
+      path: 'jobs/j1',
+      answer: null,
+      status: 204,
+      result: undefined
+    },
+    {
+      name: 'getJobLogs',
+      call: s => s.getJobLogs('j1', 'worker-1', 17),
+      method: 'GET',
+      path: 'jobs/j1/logs?task=worker-1&offset=17',
+      answer: { content: 'x' },
+      result: { content: 'x' }
+    },
+    {
+      name: 'getJobLogs(limit)',
+      call: s => s.getJobLogs('j1', 'worker-0', 0, 10),
+      method: 'GET',
+      path: 'jobs/j1/logs?task=worker-0&offset=0&limit=10',
+      answer: { content: '' },
+      result: { content: '' }
+    },
+    {
+      name: 'getJobMetrics',
+      call: s => s.getJobMetrics('j1'),
+      method: 'GET',
+      path: 'jobs/j1/metrics',
+      answer: { job_id: 'j1', series: [] },
+      result: { job_id: 'j1', series: [] }
+    }
+  ];
+
+  for (const c of cases) {
+    it(`#${c.name} should ${c.method} ${c.path}`, async () => {
+      const { service, requests } = makeService(() =>
+        c.status === 204
+          ? new Response(null, { status: 204 })
+          : jsonResponse(c.answer, c.status ?? 200)
+      );
+
+      const result = await c.call(service);
+
+      expect(requests).toHaveLength(1);
+      expect(requests[0].method).toBe(c.method);
+      expect(requests[0].url).toBe(API + c.path);
+      expect(requests[0].body).toEqual(c.body);
+      expect(result).toEqual(c.result);
+    });
+  }
+
+  it('should keep the field at fault of an error answer', async () => {
+    const { service } = makeService(() =>
+      jsonResponse(
+        {
+          message: '/data/d/ is already mounted',
+          reason: 'InvalidRequest',
+          code: 'ModelArts.InvalidRequest',
+          field: 'mount_path'
+        },
+        400
+      )
+    );
+
+    const error = await service
+      .createMount({ uri: 'obs://bucket/data/', mount_path: '/data/d/' })
+      .catch(e => e);
+
+    expect(error).toBeInstanceOf(ServerConnection.ResponseError);
+    expect(error.message).toBe('/data/d/ is already mounted');
+    expect(ModelArtsService.errorField(error)).toBe('mount_path');
+    expect(ModelArtsService.errorMessage(error)).toBe(
+      '/data/d/ is already mounted'
+    );
+  });
+
+  it('should report a 409 on renewal without a lease', async () => {
+    const { service } = makeService(() =>
+      jsonResponse(
+        {
+          message: 'Auto-stop is off',
+          reason: 'Conflict',
+          code: 'ModelArts.Conflict'
+        },
+        409
+      )
+    );
+    const error = await service.renewLease(3600).catch(e => e);
+    expect(error.response.status).toBe(409);
+    expect(ModelArtsService.errorField(error)).toBeNull();
   });
 });

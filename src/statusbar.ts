@@ -1,0 +1,126 @@
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Signal } from '@lumino/signaling';
+import { Menu, Widget } from '@lumino/widgets';
+
+import { CommandIDs } from './commands';
+import { Countdown, countdownLevel, formatRemaining } from './countdown';
+import { ModelArtsModel } from './model';
+import { RENEW_HOURS } from './section';
+
+/**
+ * The status-bar countdown `⏻ 1:23:45`: ticks locally, resyncs with each answer of the
+ * shared model, turns amber then red, and opens a renew menu when clicked.
+ */
+export class AutoStopStatus extends Widget {
+  /**
+   * Create the item.
+   *
+   * @param options The item options
+   */
+  constructor(options: AutoStopStatus.IOptions) {
+    super();
+    this._model = options.model;
+    this._trans = options.trans;
+    this._thresholds = options.thresholds;
+    this.addClass('jp-ModelArts-status');
+    this.node.tabIndex = 0;
+    this.node.setAttribute('role', 'button');
+    this.node.setAttribute('aria-haspopup', 'menu');
+    this._menu = new Menu({ commands: options.commands });
+    this._menu.addClass('jp-ModelArts-renewMenu');
+    this._menu.title.label = this._trans.__('Renew auto-stop');
+    for (const hours of RENEW_HOURS) {
+      this._menu.addItem({ command: CommandIDs.renew, args: { hours } });
+    }
+    this.node.addEventListener('click', this);
+    this.node.addEventListener('keydown', this);
+    this._model.tick.connect(this._update, this);
+    this._model.changed.connect(this._update, this);
+    this._update();
+  }
+
+  /**
+   * Handle clicks and Enter / Space.
+   *
+   * @param event The DOM event
+   */
+  handleEvent(event: Event): void {
+    if (event.type === 'keydown') {
+      const key = (event as KeyboardEvent).key;
+      if (key !== 'Enter' && key !== ' ') {
+        return;
+      }
+      event.preventDefault();
+    }
+    this.openMenu();
+  }
+
+  /**
+   * Open the renew menu above the item.
+   */
+  openMenu(): void {
+    if (!this._model.countdown.enabled) {
+      return;
+    }
+    const rect = this.node.getBoundingClientRect();
+    this._menu.open(rect.left, rect.top, { forceY: false });
+    this._menu.activeIndex = 0;
+  }
+
+  /**
+   * Dispose of the item and its menu.
+   */
+  dispose(): void {
+    Signal.disconnectReceiver(this);
+    this._menu.dispose();
+    super.dispose();
+  }
+
+  private _update(): void {
+    const remaining = this._model.countdown.remaining();
+    const level = countdownLevel(remaining, this._thresholds());
+    this.node.dataset.level = level;
+    if (remaining === null) {
+      this.node.replaceChildren(this._trans.__('auto-stop off'));
+      this.node.title = this._trans.__('This instance does not stop by itself');
+      this.node.setAttribute('aria-disabled', 'true');
+    } else {
+      // The power sign is drawn as SVG (many fonts lack U+23FB) but stays in the text.
+      const sign = document.createElement('span');
+      sign.className = 'jp-ModelArts-powerSign';
+      sign.textContent = '⏻';
+      this.node.replaceChildren(sign, ` ${formatRemaining(remaining)}`);
+      this.node.title = this._trans.__(
+        'Auto-stop in %1 (at %2). Click to renew.',
+        formatRemaining(remaining),
+        new Date(this._model.countdown.stopAt!).toLocaleTimeString()
+      );
+      this.node.removeAttribute('aria-disabled');
+    }
+  }
+
+  private _model: ModelArtsModel;
+  private _trans: TranslationBundle;
+  private _thresholds: () => Countdown.IThresholds;
+  private _menu: Menu;
+}
+
+/**
+ * A namespace for AutoStopStatus statics.
+ */
+export namespace AutoStopStatus {
+  /**
+   * The options used to create an AutoStopStatus.
+   */
+  export interface IOptions {
+    /** The shared model. */
+    model: ModelArtsModel;
+    /** The translation bundle. */
+    trans: TranslationBundle;
+    /** The application's commands (the renew menu runs them). */
+    commands: JupyterFrontEnd['commands'];
+    /** The urgency thresholds. */
+    thresholds: () => Countdown.IThresholds;
+  }
+}
