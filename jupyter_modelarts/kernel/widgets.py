@@ -27,6 +27,7 @@ _PHASE_COLOURS = {
 MODULE_NAME = "jupyter-modelarts"
 MODULE_VERSION = f"^{__version__}"
 TAIL_LINES = 200
+VISIBLE_LINES = 12  # log lines the widget shows per task
 TAIL_BYTES = 64 * 1024
 
 
@@ -177,11 +178,12 @@ class JobWidget(w.VBox):
             self._logs.titles = names
         for name, area in zip(names, self._logs.children, strict=True):
             text = self._tails[name].text if name in self._tails else ""
-            # column-reverse keeps the newest lines in view as the tail grows.
+            # The newest lines, always in view: the sanitizer drops the CSS that would pin a
+            # scrolled box to its bottom, so the widget shows the tail itself.
+            shown = "\n".join(text.split("\n")[-VISIBLE_LINES:])
             value = (
-                '<div class="jp-ModelArts-jobLog" style="height:160px;overflow:auto;'
-                'display:flex;flex-direction:column-reverse"><pre style="margin:0">'
-                f"{html.escape(text, quote=False)}</pre></div>"
+                '<pre class="jp-ModelArts-jobLog" style="margin:0;min-height:10em">'
+                f"{html.escape(shown, quote=False)}</pre>"
             )
             if area.value != value:
                 area.value = value
