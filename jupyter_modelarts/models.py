@@ -545,6 +545,8 @@ class Job(_Wire):
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> Job:
+        """A job from its store record; the backend's own ``runtime`` bookkeeping is left out."""
+        data = {k: v for k, v in data.items() if k != "runtime"}
         spec = JobSpec(**data["spec"])
         tasks = [Task(**{**t, "phase": JobPhase(t["phase"])}) for t in data["tasks"]]
         return cls(**{**data, "phase": JobPhase(data["phase"]), "spec": spec, "tasks": tasks})

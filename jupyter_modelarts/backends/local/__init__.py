@@ -365,7 +365,7 @@ class LocalBackend(Backend):
 
     async def list_jobs(self, phase: JobPhase | None = None) -> list[Job]:
         records = self.store.list("job", phases=(phase.value,) if phase else ())
-        return [Job.from_record({k: v for k, v in d.items() if k != "runtime"}) for d in records]
+        return [Job.from_record(d) for d in records]
 
     async def get_job(self, job_id: str) -> Job:
         return self.jobs.get(job_id)

@@ -138,7 +138,7 @@ class JobRunner:
         data = self.store.get("job", job_id)
         if data is None or data.get("backend") != "local":
             raise NotFound(f"no job {job_id}", field="job_id")
-        runtime = data.pop("runtime", {})
+        runtime = data.get("runtime", {})
         return Job.from_record(data), runtime
 
     def _save(self, job: Job, runtime: dict[str, Any]) -> None:

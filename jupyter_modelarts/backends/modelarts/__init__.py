@@ -765,7 +765,7 @@ class ModelArtsBackend(Backend):
         data = self.store.get("job", job_id)
         if data is None:
             raise NotFound(f"no job {job_id}", field="job_id")
-        return Job.from_record({k: v for k, v in data.items() if k != "runtime"})
+        return Job.from_record(data)
 
     def _cloud_job(self, job_id: str) -> Job:
         job = self._stored(job_id)
@@ -794,10 +794,7 @@ class ModelArtsBackend(Backend):
 
     async def list_jobs(self, phase: JobPhase | None = None) -> list[Job]:
         """Every job this server knows, cloud and local, with cloud ones brought up to date."""
-        jobs = [
-            Job.from_record({k: v for k, v in d.items() if k != "runtime"})
-            for d in self.store.list("job")
-        ]
+        jobs = [Job.from_record(d) for d in self.store.list("job")]
         live = [j for j in jobs if j.backend == self.name and not j.phase.is_final]
         fresh = await asyncio.gather(*(self.get_job(j.id) for j in live), return_exceptions=True)
         updated = {j.id: j for j in fresh if isinstance(j, Job)}
