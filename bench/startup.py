@@ -7,74 +7,24 @@ state) and prints the medians of time-to-ready and resident memory, and their di
 """
 
 import argparse
-import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
 import httpx
 import psutil
-
-TOKEN = "bench-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from _server import TOKEN, launch, wait_until_answering
 
 
 def start_once(tmp: str, with_extension: bool) -> tuple[float, float]:
     """Seconds until GET /api/status answers; resident memory then, in MiB."""
-    port = free_port()
-    config = {
-        "ServerApp": {
-            "port": port,
-            "ip": "127.0.0.1",
-            "open_browser": False,
-            "root_dir": tmp,
-            "allow_root": True,
-            "jpserver_extensions": {"jupyter_modelarts": with_extension},
-        },
-        "IdentityProvider": {"token": TOKEN},
-        "ModelArtsApp": {
-            "state_dir": os.path.join(tmp, f"state-{port}"),
-            "data_root": os.path.join(tmp, "data"),
-        },
-    }
-    path = os.path.join(tmp, f"config-{port}.json")
-    with open(path, "w") as f:
-        json.dump(config, f)
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": os.path.join(tmp, "cfg"),
-        "JUPYTER_RUNTIME_DIR": os.path.join(tmp, "runtime"),
-    }
     start = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", f"--config={path}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    probe = "api/status"
+    server, port = launch(tmp, extension=with_extension)
     try:
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}/", headers={"Authorization": f"token {TOKEN}"}
         ) as client:
-            while True:
-                try:
-                    if client.get(probe).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None:
-                    raise SystemExit("the server exited during start-up")
-                time.sleep(0.01)
+            wait_until_answering(server, client, "api/status")
         ready = time.perf_counter() - start
         rss = psutil.Process(server.pid).memory_info().rss / 2**20
     finally:

@@ -8,9 +8,6 @@ in the same run, and their ratios.
 """
 
 import argparse
-import json
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -18,63 +15,18 @@ import tempfile
 import time
 
 import httpx
-
-TOKEN = "bench-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from _server import TOKEN, launch, wait_until_answering
 
 
 def start_server(tmp: str) -> tuple[subprocess.Popen, httpx.Client]:
-    port = free_port()
-    config = {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_modelarts": True},
-            "port": port,
-            "ip": "127.0.0.1",
-            "open_browser": False,
-            "root_dir": tmp,
-            "allow_root": True,
-        },
-        "IdentityProvider": {"token": TOKEN},
-        "ModelArtsApp": {
-            "state_dir": os.path.join(tmp, "state"),
-            "data_root": os.path.join(tmp, "data"),
-            "max_concurrent_jobs": 1,
-        },
-    }
-    path = os.path.join(tmp, "config.json")
-    with open(path, "w") as f:
-        json.dump(config, f)
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": os.path.join(tmp, "cfg"),
-        "JUPYTER_RUNTIME_DIR": os.path.join(tmp, "runtime"),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", f"--config={path}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    server, port = launch(tmp, max_concurrent_jobs=1)
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}/jupyter-modelarts/",
         headers={"Authorization": f"token {TOKEN}"},
         timeout=30,
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if client.get("instance").status_code == 200:
-                return server, client
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            raise SystemExit("the Jupyter server did not start")
-        time.sleep(0.1)
+    wait_until_answering(server, client, "instance")
+    return server, client
 
 
 def run_job(client: httpx.Client) -> tuple[float, float]:

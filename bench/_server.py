@@ -1,0 +1,64 @@
+"""A Jupyter server process for the benchmarks: temp state, a token, and a wait until it answers."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+TOKEN = "bench-token"
+
+
+def launch(tmp: str, *, extension: bool = True, **modelarts) -> tuple[subprocess.Popen, int]:
+    """Start `jupyter server` (with or without jupyter_modelarts); returns it and its port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = {
+        "ServerApp": {
+            "port": port,
+            "ip": "127.0.0.1",
+            "open_browser": False,
+            "root_dir": tmp,
+            "allow_root": True,
+            "jpserver_extensions": {"jupyter_modelarts": extension},
+        },
+        "IdentityProvider": {"token": TOKEN},
+        "ModelArtsApp": {
+            "state_dir": os.path.join(tmp, f"state-{port}"),
+            "data_root": os.path.join(tmp, "data"),
+            **modelarts,
+        },
+    }
+    path = os.path.join(tmp, f"config-{port}.json")
+    with open(path, "w") as f:
+        json.dump(config, f)
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": os.path.join(tmp, "cfg"),
+        "JUPYTER_RUNTIME_DIR": os.path.join(tmp, "runtime"),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", f"--config={path}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    return server, port
+
+
+def wait_until_answering(server: subprocess.Popen, client: httpx.Client, path: str) -> None:
+    """Poll GET ``path`` every 10 ms until it answers 200; exit if the server dies or stalls."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if client.get(path).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise SystemExit("the Jupyter server did not start")
+        time.sleep(0.01)
