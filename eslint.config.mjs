@@ -13,6 +13,7 @@ export default defineConfig([
       'coverage',
       'lib',
       '.venv',
+      '.venv-oldest',
       'jupyter_modelarts',
       '**/*.js',
       '**/*.d.ts',

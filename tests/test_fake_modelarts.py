@@ -4,11 +4,13 @@ Requests are signed with the vendors' own code (huaweicloudsdkcore, esdk-obs-pyt
 with plain httpx, so these tests pin what the fake accepts to what the official SDKs produce.
 """
 
+from __future__ import annotations
+
 import base64
 import hashlib
 import os
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from email.utils import formatdate
 
 import httpx
@@ -182,7 +184,7 @@ def test_tampered_signature_old_date_and_missing_auth_are_rejected(fake):
             "error_msg": "Incorrect IAM authentication information: verify aksk signature fail",
         }
         assert r.headers["X-Request-Id"]
-    old = (datetime.now(UTC) - timedelta(minutes=20)).strftime("%Y%m%dT%H%M%SZ")
+    old = (datetime.now(timezone.utc) - timedelta(minutes=20)).strftime("%Y%m%dT%H%M%SZ")
     r = sdk_request(fake, "GET", nb_path(fake), sdk_date=old)
     assert r.status_code == 401 and r.json()["error_code"] == "APIGW.0301"
     r = sdk_request(fake, "GET", nb_path(fake), keys=(fake.ak, "wrong-secret"))

@@ -5,6 +5,8 @@ from the method, raw path, query, the headers listed in SignedHeaders and the bo
 `Authentication` class of esdk-obs-python. Nothing here re-implements either algorithm.
 """
 
+from __future__ import annotations
+
 import calendar
 import hmac
 import re

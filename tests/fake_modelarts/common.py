@@ -1,5 +1,7 @@
 """Shared pieces of the fake's services: the request/response values, API errors, time helpers."""
 
+from __future__ import annotations
+
 import json
 import time
 from dataclasses import dataclass, field

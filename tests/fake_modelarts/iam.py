@@ -4,6 +4,8 @@ IAM errors use the Keystone shape `{"error": {"code", "title", "message"}}`; the
 finds `code`/`message` in nested dicts.
 """
 
+from __future__ import annotations
+
 import secrets
 import threading
 import time
@@ -43,7 +45,7 @@ class IamError(Exception):
 
 
 class Iam:
-    def __init__(self, cloud: "FakeCloud"):
+    def __init__(self, cloud: FakeCloud):
         self.cloud = cloud
         self.lock = threading.Lock()
         self.tokens: dict[str, Token] = {}

@@ -5,6 +5,8 @@ come from the client's own `_<op>_http_info`, and the request body model from th
 class (`<Op>Request.openapi_types["body"]`), so routes and body schemas are the SDK's, not ours.
 """
 
+from __future__ import annotations
+
 import re
 from typing import Any
 

@@ -12,6 +12,8 @@ Every request is recorded in `calls`; `set_faults` makes a fraction of them fail
 for "drop_after", after) being processed. Every response carries `X-Request-Id`.
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import fnmatch

@@ -5,6 +5,8 @@ and outputs move between `FakeCloud.buckets` and a per-job folder under the work
 run in their own session so terminate/stop can kill whole process groups.
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import copy
@@ -128,7 +130,7 @@ class Job:
 
 
 class Training:
-    def __init__(self, cloud: "FakeCloud"):
+    def __init__(self, cloud: FakeCloud):
         self.cloud = cloud
         self.jobs: dict[str, Job] = {}
 

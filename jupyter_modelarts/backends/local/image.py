@@ -182,7 +182,7 @@ def write_oci_archive(
         with open(layer_path, "wb") as raw:
             diff_id, layer_digest, layer_size = _write_layer(plan, raw, progress)
 
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         arch = _OCI_ARCH.get(platform.machine().lower(), platform.machine().lower())
         config = _json_bytes(
             {
@@ -227,7 +227,7 @@ def write_oci_archive(
         )
 
         out_path = temp_path(".tmp")
-        mtime = int(datetime.datetime.now(datetime.UTC).timestamp())
+        mtime = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
         with tarfile.open(out_path, "w", format=tarfile.PAX_FORMAT) as outer:
             for name in ("blobs", "blobs/sha256"):
                 info = tarfile.TarInfo(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import configparser
 import datetime
+import functools
 import hashlib
 import hmac
 import logging
@@ -73,9 +74,12 @@ def _utc_epoch(text: Any) -> float:
     """Epoch seconds of an ISO 8601 time as IAM and the metadata service write it."""
     if not isinstance(text, str):
         raise ValueError("missing expiry")
+    # Python < 3.11's fromisoformat does not take the "Z" that both write.
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
     moment = datetime.datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
     return moment.timestamp()
 
 
@@ -141,9 +145,9 @@ def sign_request(
         headers["X-Sdk-Content-Sha256"] = "UNSIGNED-PAYLOAD"
     date = headers.get("X-Sdk-Date")
     if date is None:
-        moment = now or datetime.datetime.now(datetime.UTC)
+        moment = now or datetime.datetime.now(datetime.timezone.utc)
         if moment.tzinfo is not None:
-            moment = moment.astimezone(datetime.UTC)
+            moment = moment.astimezone(datetime.timezone.utc)
         date = moment.strftime(_DATE_FORMAT)
         headers["X-Sdk-Date"] = date
     if "Host" not in headers:
@@ -214,8 +218,6 @@ class CredentialChain:
         self._metadata = metadata_endpoint.rstrip("/") if metadata_endpoint else None
         self._timeout = timeout
         self._log = log or logging.getLogger(__name__)
-        self._lock = asyncio.Lock()
-        self._keys_lock = asyncio.Lock()
         self._current: Credentials | IamToken | None = None
         self._refresh_at = 0.0
         self._keys: Credentials | None = None
@@ -224,6 +226,16 @@ class CredentialChain:
         self._client: httpx.AsyncClient | None = None
         # Every secret seen so far, scrubbed from any upstream text we quote in errors.
         self._secrets: set[str] = {iam_password} if iam_password else set()
+
+    # Locks are made on first use, in the running loop: on Python 3.9 a lock binds to the loop
+    # current when it is made, and this object may be made before the server's loop runs.
+    @functools.cached_property
+    def _lock(self) -> asyncio.Lock:
+        return asyncio.Lock()
+
+    @functools.cached_property
+    def _keys_lock(self) -> asyncio.Lock:
+        return asyncio.Lock()
 
     @property
     def project_id(self) -> str | None:

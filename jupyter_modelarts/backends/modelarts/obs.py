@@ -350,11 +350,12 @@ async def upload_dir(
         if progress:
             progress(done, len(files), bytes_done, total_bytes)
 
+    tasks = [asyncio.ensure_future(one(rel, size)) for rel, size in zip(files, sizes)]
     try:
-        async with asyncio.TaskGroup() as group:
-            for rel, size in zip(files, sizes, strict=True):
-                group.create_task(one(rel, size))
-    except ExceptionGroup as failed:
-        # The first failure cancelled the rest; callers expect that error, not a group.
-        raise failed.exceptions[0] from None
+        await asyncio.gather(*tasks)
+    finally:
+        # The first failure (or our cancellation) stops the other uploads before it propagates.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     return UploadResult(uploaded=uploaded, skipped=skipped, bytes_uploaded=bytes_uploaded)
