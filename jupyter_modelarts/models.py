@@ -110,6 +110,13 @@ def _wire(value: Any) -> Any:
     return value
 
 
+class _StrEnum(str, enum.Enum):
+    """``enum.StrEnum`` (3.11+) for older Pythons: str() and f-strings give the value."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class _Wire:
     def to_json(self) -> dict[str, Any]:
         return _wire(self)
@@ -137,6 +144,8 @@ class Engine(_Wire):
     name: str
     version: str
     image: str | None = None
+    # Local backend: the Python its kernelspec runs (a job's code runs with it); cloud: None.
+    interpreter: str | None = None
 
 
 @dataclass
@@ -183,7 +192,7 @@ def parse_lease_duration(body: dict[str, Any]) -> int:
 # Mounts
 
 
-class MountStatus(enum.StrEnum):
+class MountStatus(_StrEnum):
     MOUNTING = "MOUNTING"
     MOUNTED = "MOUNTED"
     MOUNT_FAILED = "MOUNT_FAILED"
@@ -200,6 +209,8 @@ class Mount(_Wire):
     status: MountStatus
     category: str = "OBS"
     failure_reason: str | None = None
+    # Where the mount is on the machine running Jupyter (the local backend may not own /data/).
+    local_path: str | None = None
     created_at: int = field(default_factory=now_ms)
     updated_at: int = field(default_factory=now_ms)
 
@@ -293,7 +304,7 @@ def parse_mount_path(value: Any, field_name: str = "mount_path") -> str:
 # Images
 
 
-class ImageStatus(enum.StrEnum):
+class ImageStatus(_StrEnum):
     INIT = "INIT"
     CREATING = "CREATING"
     ACTIVE = "ACTIVE"
@@ -373,7 +384,7 @@ class ImageRequest:
 # Jobs
 
 
-class JobPhase(enum.StrEnum):
+class JobPhase(_StrEnum):
     CREATING = "Creating"
     PENDING = "Pending"
     RUNNING = "Running"

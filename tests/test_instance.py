@@ -1,6 +1,7 @@
 """Instance, flavors and engines of the local backend; auto-stop off by default."""
 
 import os
+import sys
 
 
 async def test_instance_reads_the_machine(api):
@@ -23,7 +24,9 @@ async def test_flavors_and_engines(api):
     flavors = (await api.get("flavors"))["flavors"]
     assert flavors[0]["id"] in ("local.cpu", "local.gpu")
     engines = (await api.get("engines"))["engines"]
-    assert engines[0]["id"] == "local-python"
+    # The default kernelspec: ipykernel's own, run by the server's Python.
+    assert engines[0]["id"] == "python3"
+    assert engines[0]["interpreter"] == sys.executable
 
 
 async def test_renew_without_auto_stop_is_409(api):

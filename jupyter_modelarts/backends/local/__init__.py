@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import glob
 import os
 import platform
@@ -37,11 +38,10 @@ from ...models import (
     parse_obs_uri,
 )
 from ..base import Backend
+from .engines import KernelEngines
 from .lease import LeaseTimer
 from .objects import DataRoot, ObjectStore
 from .runner import JobRunner
-
-_ENGINE = Engine(id="local-python", name="Python", version=platform.python_version(), image=None)
 
 
 def _machine_flavor() -> Flavor:
@@ -84,6 +84,7 @@ class LocalBackend(Backend):
         self.data = DataRoot(app.data_root)
         self.images_dir = os.path.join(self.state_dir, "images")
         self.flavor = _machine_flavor()
+        self.engines = KernelEngines(app.serverapp, self.log)
         self.lease = LeaseTimer(
             self.store,
             enabled=app.auto_stop_enabled,
@@ -97,7 +98,6 @@ class LocalBackend(Backend):
             max_concurrent=app.max_concurrent_jobs,
             stop_grace_s=app.job_stop_grace,
             metrics_interval_s=app.metrics_interval,
-            python=sys.executable,
             log=self.log,
         )
         self._tasks: set[asyncio.Task] = set()
@@ -156,7 +156,7 @@ class LocalBackend(Backend):
         return [self.flavor]
 
     async def list_engines(self) -> list[Engine]:
-        return [_ENGINE]
+        return await self.engines.engines()
 
     # -- mounts ------------------------------------------------------------------------------
 
@@ -164,14 +164,18 @@ class LocalBackend(Backend):
         data = self.store.get("mount", mount_id)
         if data is None:
             raise NotFound(f"no mount {mount_id}", field="mount_id")
-        return Mount.from_record(data)
+        return self._with_local_path(Mount.from_record(data))
+
+    def _with_local_path(self, mount: Mount) -> Mount:
+        mount.local_path = self.data.local_path(mount.mount_path)
+        return mount
 
     def _save_mount(self, mount: Mount) -> None:
         mount.updated_at = now_ms()
         self.store.put("mount", mount.id, mount.to_json())
 
     async def list_mounts(self) -> list[Mount]:
-        return [Mount.from_record(d) for d in self.store.list("mount")]
+        return [self._with_local_path(Mount.from_record(d)) for d in self.store.list("mount")]
 
     async def get_mount(self, mount_id: str) -> Mount:
         return self._mount(mount_id)
@@ -187,8 +191,13 @@ class LocalBackend(Backend):
                 what = "already mounted" if a == b else f"overlaps the mount at {other.mount_path}"
                 raise InvalidRequest(f"{mount_path} is {what} ({other.uri})", field="mount_path")
         self.objects.bucket_dir(obs.bucket)  # 404 before anything is recorded
-        mount = Mount(
-            id=str(uuid.uuid4()), uri=str(obs), mount_path=mount_path, status=MountStatus.MOUNTING
+        mount = self._with_local_path(
+            Mount(
+                id=str(uuid.uuid4()),
+                uri=str(obs),
+                mount_path=mount_path,
+                status=MountStatus.MOUNTING,
+            )
         )
         self._save_mount(mount)
         self._background(self._attach(mount.id))
@@ -351,17 +360,18 @@ class LocalBackend(Backend):
                 f"unknown flavor {spec.flavor!r}; this backend has {self.flavor.id!r}",
                 field="flavor",
             )
-        if spec.engine not in (None, _ENGINE.id):
-            raise InvalidRequest(
-                f"unknown engine {spec.engine!r}; this backend has {_ENGINE.id!r}", field="engine"
-            )
+        engine = await self.engines.resolve(spec.engine)
         if spec.image is not None:
             raise InvalidRequest(
-                "the local backend runs jobs in this server's Python; "
+                "the local backend runs jobs with a Python kernelspec (engine); "
                 "custom images need the ModelArts backend",
                 field="image",
             )
-        return await self.jobs.submit(spec, self.root_dir)
+        if spec.command is not None:
+            return await self.jobs.submit(spec, self.root_dir)  # a command runs as given
+        # The job records the kernelspec it runs on, so it shows which one ran.
+        spec = dataclasses.replace(spec, engine=engine.id)
+        return await self.jobs.submit(spec, self.root_dir, python=engine.interpreter)
 
     async def list_jobs(self, phase: JobPhase | None = None) -> list[Job]:
         records = self.store.list("job", phases=(phase.value,) if phase else ())

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from ...kernel_path import without_entry
 from ...models import (
     Conflict,
     Job,
@@ -44,9 +46,21 @@ from .objects import ObjectStore
 # a stop reaches the user's process and the wrapper still records how it ended. The file is read
 # only once the wrapper is gone; one killed mid-write leaves it empty, read as "no exit code".
 _WRAPPER = 'exit_file=$1; shift; trap : TERM INT HUP; "$@"; rc=$?; printf "%s" "$rc" > "$exit_file"'
-# Variables of the server that a job must not inherit: the server's own secrets and identity.
-_PRIVATE_ENV_PREFIXES = ("JUPYTER_TOKEN", "JPY_", "JUPYTER_MODELARTS_", "HUAWEICLOUD_SDK_")
+# Variables of the server that a job must not inherit: its own and the hub's secrets and identity.
+_PRIVATE_ENV_PREFIXES = (
+    "JUPYTERHUB_",
+    "JPY_",
+    "JUPYTER_MODELARTS_",
+    "HUAWEICLOUD_SDK_",
+    "JUPYTER_PASSWORD",
+)
 _METRIC_POINTS_KEPT = 720
+
+
+def _private_env(name: str) -> bool:
+    """A variable of the server kept from jobs: the prefixes above, and any *TOKEN* it holds."""
+    upper = name.upper()
+    return upper.startswith(_PRIVATE_ENV_PREFIXES) or "TOKEN" in upper
 
 
 def _copy_snapshot(code_dir: str, files: list[str], dest: str) -> None:
@@ -112,7 +126,6 @@ class JobRunner:
         max_concurrent: int,
         stop_grace_s: float,
         metrics_interval_s: float,
-        python: str,
         log: Any,
         on_change: Callable[[Job], None] | None = None,
     ):
@@ -122,7 +135,6 @@ class JobRunner:
         self.max_concurrent = max_concurrent
         self.stop_grace_s = stop_grace_s
         self.metrics_interval_s = metrics_interval_s
-        self.python = python
         self.log = log
         self.on_change = on_change
         self._runs: dict[str, list[_TaskRun]] = {}
@@ -213,7 +225,8 @@ class JobRunner:
             for k, v in spec.inputs.items()
         }
 
-    async def submit(self, spec: JobSpec, root_dir: str) -> Job:
+    async def submit(self, spec: JobSpec, root_dir: str, python: str | None = None) -> Job:
+        """Snapshot and queue a job; ``python`` runs its ``code`` or ``boot_file``."""
         code_dir, files = await asyncio.to_thread(resolve_code, spec, root_dir)
         input_paths = self._input_paths(spec)
         job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -225,7 +238,8 @@ class JobRunner:
             spec=spec,
             tasks=[Task(f"worker-{i}", JobPhase.CREATING) for i in range(spec.nodes)],
         )
-        runtime: dict[str, Any] = {"inputs": input_paths}
+        # Kept with the job, so a Pending job or one relaunched later runs with the same Python.
+        runtime: dict[str, Any] = {"inputs": input_paths, "python": python}
         self._save(job, runtime)
         code_dest = os.path.join(self._job_dir(job_id), "code")
         try:
@@ -265,7 +279,11 @@ class JobRunner:
                 self._launch(job, runtime)
 
     def _task_env(self, job: Job, index: int, port: int, task_dir: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
+        env = {k: v for k, v in os.environ.items() if not _private_env(k)}
+        # The server appends its kernels' folder to PYTHONPATH; a job gets the user's own.
+        pythonpath = without_entry(env.pop("PYTHONPATH", None))
+        if pythonpath is not None:
+            env["PYTHONPATH"] = pythonpath
         nodes = job.spec.nodes
         job_dir = self._job_dir(job.id)
         env.update(job.spec.env)
@@ -300,7 +318,9 @@ class JobRunner:
         if spec.command:
             argv = list(spec.command)
         else:
-            argv = [self.python, "-u", os.path.join(code, spec.boot_file or INLINE_BOOT_FILE)]
+            # Records from before engines were kernelspecs name no Python: the server's ran them.
+            python = runtime.get("python") or sys.executable
+            argv = [python, "-u", os.path.join(code, spec.boot_file or INLINE_BOOT_FILE)]
         argv += [f"--{k}={v}" for k, v in spec.parameters.items()]
         argv += [f"--{k}={v}" for k, v in runtime["inputs"].items()]
         argv += [f"--{k}={self._output_dir(job.id, k)}" for k in spec.outputs]
@@ -321,7 +341,7 @@ class JobRunner:
         self._runs[job.id] = runs
         runtime["tasks"] = []
         job.phase, job.started_at = JobPhase.RUNNING, now_ms()
-        for index, (task, run) in enumerate(zip(job.tasks, runs, strict=True)):
+        for index, (task, run) in enumerate(zip(job.tasks, runs)):
             os.makedirs(run.dir, exist_ok=True)
             with open(run.log_file, "ab") as log_file:
                 try:
@@ -397,7 +417,7 @@ class JobRunner:
         runs = self._task_runs(job, runtime)
         changed = False
         failed = None
-        for task, run in zip(job.tasks, runs, strict=True):
+        for task, run in zip(job.tasks, runs):
             if task.phase.is_final:
                 continue
             alive = run.pid is not None and _process_alive(run.pid, run.create_time or 0)
@@ -594,10 +614,14 @@ class JobRunner:
             procs = [root, *root.children(recursive=True)]
             cpu_s = rss = 0.0
             for proc in procs:
-                with contextlib.suppress(psutil.Error):
-                    times = proc.cpu_times()
-                    cpu_s += times.user + times.system
-                    rss += proc.memory_info().rss
+                try:
+                    times, memory = proc.cpu_times(), proc.memory_info().rss
+                except psutil.Error:
+                    if proc is root:
+                        return  # the task ended meanwhile: no point rather than a false zero
+                    continue
+                cpu_s += times.user + times.system
+                rss += memory
         except psutil.Error:
             return
         now = time.time()

@@ -107,6 +107,8 @@ def _mount(data: dict[str, Any], created_at: int | None) -> Mount:
         id=data["id"],
         uri=data.get("uri", ""),
         mount_path=data.get("mount_path", ""),
+        # The notebook is the instance: its /data/ is where Jupyter runs.
+        local_path=data.get("mount_path", ""),
         status=status,
         category=data.get("category", "OBS"),
         failure_reason=data.get("failure_reason"),
@@ -564,6 +566,7 @@ class ModelArtsBackend(Backend):
                 name=e.get("engine_name", ""),
                 version=e.get("engine_version", ""),
                 image=(e.get("image_info") or {}).get("cpu_image_url"),
+                interpreter=None,
             )
             for e in (data or {}).get("items", [])
         ]
