@@ -14,6 +14,11 @@ def _jupyter_labextension_paths():
 
 
 def _jupyter_server_extension_points():
+    import sys
+
+    if sys.version_info < (3, 9):
+        # 3.8 is supported for kernels (jupyter_modelarts.kernel) only.
+        raise RuntimeError("the jupyter_modelarts server extension needs Python 3.9 or later")
     # Imported here so that `import jupyter_modelarts` stays cheap for kernels and tools.
     from .app import ModelArtsApp
 

@@ -2,32 +2,62 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import sys
+import urllib.parse
 
-from jupyter_core.paths import jupyter_data_dir
+from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
+from tornado.ioloop import IOLoop
 from traitlets import Bool, Float, Int, List, Type, Unicode, default, validate
 from traitlets.utils.importstring import import_item
 
+from . import kernel_path
 from .backends import auto_backend
 from .backends.base import Backend
-from .store import Store
+from .store import Store, StoreInUse
 
-#: Where kernels started by this server find its REST API, and the token to call it with.
+#: Where kernels started by this server find its REST API, and the key they call it with: a
+#: secret of this extension's own (made at each start), valid on its routes only, so kernels
+#: reach the server whatever its auth (token, password, none, JupyterHub) without its token.
 KERNEL_URL_VARIABLE = "JUPYTER_MODELARTS_URL"
-KERNEL_TOKEN_VARIABLE = "JUPYTER_MODELARTS_TOKEN"
+KERNEL_KEY_VARIABLE = "JUPYTER_MODELARTS_KEY"
+#: The server's own TLS certificate, for a kernel calling it over https on a loopback address.
+KERNEL_CAFILE_VARIABLE = "JUPYTER_MODELARTS_CAFILE"
+KERNEL_KEY_HEADER = "X-Jupyter-ModelArts-Key"
 NAMESPACE = "jupyter-modelarts"
+_LOOPBACK = {"": "127.0.0.1", "*": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}
+
+
+def kernel_url(serverapp) -> str:
+    """This server's REST API as a kernel on the same machine reaches it (never via a proxy)."""
+    if serverapp.sock:
+        root = "http+unix://" + urllib.parse.quote(serverapp.sock, safe="")
+    else:
+        host = _LOOPBACK.get(serverapp.ip, serverapp.ip)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        scheme = "https" if serverapp.certfile else "http"
+        root = f"{scheme}://{host}:{serverapp.port}"
+    return url_path_join(root, serverapp.base_url, NAMESPACE)
 
 
 class ModelArtsApp(ExtensionApp):
     """Drive ModelArts (or the local stand-in) from Jupyter: ``c.ModelArtsApp.*`` configures it."""
 
     name = "jupyter_modelarts"
+    description = "Drive Huawei Cloud ModelArts (or its local stand-in) from Jupyter."
+    # `jupyter modelarts` opens JupyterLab, where the extension's face is.
+    extension_url = "/lab"
+    load_other_extensions = True
 
-    # Set by initialize_settings; stays None when it failed (e.g. the state dir is taken).
+    # Set by initialize_settings; stays None when it failed, with the reason in ``unavailable``.
     backend: Backend | None = None
+    unavailable = ""
+    _started = False
 
     backend_class = Type(
         klass=Backend,
@@ -43,13 +73,16 @@ class ModelArtsApp(ExtensionApp):
     state_dir = Unicode(
         config=True,
         help="""Folder for the job store (SQLite), job snapshots and logs, and saved images.
-        Default: <jupyter data dir>/modelarts, e.g. ~/.local/share/jupyter/modelarts.""",
+        One server at a time uses it. Default: one folder per server root_dir under
+        <jupyter data dir>/modelarts/servers/, so servers of different folders run side by
+        side.""",
     )
 
     object_store_root = Unicode(
         config=True,
         help="""Local backend: folder that stands for OBS. Each sub-folder is a bucket, so
-        obs://bucket/path/ is <object_store_root>/bucket/path/. Default: <state_dir>/objects.""",
+        obs://bucket/path/ is <object_store_root>/bucket/path/. Default:
+        <jupyter data dir>/modelarts/objects, shared by every server of this user, as OBS is.""",
     )
 
     data_root = Unicode(
@@ -122,11 +155,16 @@ class ModelArtsApp(ExtensionApp):
 
     @default("state_dir")
     def _default_state_dir(self) -> str:
-        return os.path.join(jupyter_data_dir(), "modelarts")
+        root = os.path.abspath(
+            os.path.expanduser(self.serverapp.root_dir if self.serverapp else ".")
+        )
+        digest = hashlib.sha256(root.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+        name = f"{os.path.basename(root) or 'root'}-{digest}"
+        return os.path.join(jupyter_data_dir(), "modelarts", "servers", name)
 
     @default("object_store_root")
     def _default_object_store_root(self) -> str:
-        return os.path.join(self.state_dir, "objects")
+        return os.path.join(jupyter_data_dir(), "modelarts", "objects")
 
     @default("data_root")
     def _default_data_root(self) -> str:
@@ -158,8 +196,18 @@ class ModelArtsApp(ExtensionApp):
         return proposal["value"]
 
     def initialize_settings(self) -> None:
+        self.settings["modelarts_kernel_key"] = key = secrets.token_urlsafe(32)
+        # Kernels inherit this process's environment; the URL follows once the port is known.
+        os.environ[KERNEL_KEY_VARIABLE] = key
+        self._add_kernel_path()
         state_dir = os.path.abspath(os.path.expanduser(self.state_dir))
-        self.store = Store(os.path.join(state_dir, "store.sqlite"))
+        try:
+            self.store = Store(os.path.join(state_dir, "store.sqlite"))
+        except StoreInUse as err:
+            # Routes stay up and answer 503 with this reason, rather than Tornado's HTML 404.
+            self.unavailable = str(err)
+            self.log.error("jupyter_modelarts: %s", err)
+            return
         self.backend = self.backend_class(
             parent=self,
             store=self.store,
@@ -169,6 +217,21 @@ class ModelArtsApp(ExtensionApp):
         )
         self.settings["modelarts_backend"] = self.backend
         self.log.info("jupyter_modelarts: %s backend, state in %s", self.backend.name, state_dir)
+        if not hasattr(ExtensionApp, "_start_jupyter_server_extension"):
+            # jupyter_server < 2.16 has no start hook: start once the loop runs (the port is
+            # known by then).
+            IOLoop.current().add_callback(self._start_jupyter_server_extension, self.serverapp)
+
+    def _add_kernel_path(self) -> None:
+        """Make ``%load_ext jupyter_modelarts`` work in kernels of any Python environment."""
+        try:
+            folder = kernel_path.prepare(jupyter_runtime_dir())
+        except OSError as err:
+            self.log.warning(
+                "jupyter_modelarts: kernels of other environments won't find the magics: %s", err
+            )
+            return
+        os.environ["PYTHONPATH"] = kernel_path.with_entry(os.environ.get("PYTHONPATH"), folder)
 
     def initialize_handlers(self) -> None:
         from .handlers import route_table
@@ -176,10 +239,14 @@ class ModelArtsApp(ExtensionApp):
         self.handlers.extend(route_table())
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
+        if self._started:
+            return
+        self._started = True
         # Kernels inherit this process's environment: that is how %load_ext jupyter_modelarts
         # finds this very server (and not another one on the same machine).
-        os.environ[KERNEL_URL_VARIABLE] = url_path_join(serverapp.connection_url, NAMESPACE)
-        os.environ[KERNEL_TOKEN_VARIABLE] = serverapp.identity_provider.token or ""
+        os.environ[KERNEL_URL_VARIABLE] = kernel_url(serverapp)
+        if serverapp.certfile:
+            os.environ[KERNEL_CAFILE_VARIABLE] = os.path.abspath(serverapp.certfile)
         if self.backend:
             await self.backend.start()
 
@@ -192,3 +259,13 @@ class ModelArtsApp(ExtensionApp):
         """Stop the whole server cleanly (kernels, terminals, extensions), saying why."""
         self.log.warning("jupyter_modelarts: %s. Stopping the Jupyter server.", reason)
         self.serverapp.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``jupyter modelarts``: a server with the extension; ``--help-all`` lists every setting."""
+    from .backends.local import LocalBackend
+    from .backends.modelarts import ModelArtsBackend
+
+    # The backends' settings are shown only here, so the server never imports both at start.
+    ModelArtsApp.classes = [*ModelArtsApp.classes, LocalBackend, ModelArtsBackend]
+    ModelArtsApp.launch_instance(argv)

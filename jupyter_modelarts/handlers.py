@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import json
 import os
 from typing import Any
 
+from jupyter_server.auth import User
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
 from tornado import web
 
-from .app import NAMESPACE
+from .app import KERNEL_KEY_HEADER, NAMESPACE
 from .backends.base import Backend
 from .models import (
+    BackendUnavailable,
     ImageRequest,
     InvalidRequest,
     JobPhase,
@@ -27,14 +31,40 @@ _LOG_CHUNK_DEFAULT = 64 * 1024
 _LOG_CHUNK_MAX = 1024 * 1024
 
 
+#: Who a call carrying the kernel key is: code in a kernel this server started.
+KERNEL_USER = User(username="jupyter-modelarts-kernel", name="Kernel")
+
+
 class ModelArtsHandler(ExtensionHandlerMixin, APIHandler):
-    """Base of every route: Jupyter auth on every verb, JSON in and out, domain errors → 4xx/5xx."""
+    """Base of every route: Jupyter auth on every verb, JSON in and out, domain errors → 4xx/5xx.
+
+    A call carrying this server's kernel key (``X-Jupyter-ModelArts-Key``) comes from one of its
+    kernels: the key is this extension's own secret, so it is accepted on these routes only, in
+    place of Jupyter's auth, and needs no XSRF cookie (a browser page can't send the header
+    cross-site). Every other call goes through Jupyter's auth and XSRF checks unchanged.
+    """
 
     auth_resource = "modelarts"
+    from_kernel = False
+
+    async def prepare(self):
+        supplied = self.request.headers.get(KERNEL_KEY_HEADER)
+        if supplied is None:
+            return await super().prepare()
+        if not self.check_host():
+            raise web.HTTPError(403)
+        key = self.settings["modelarts_kernel_key"]
+        if not hmac.compare_digest(supplied.encode(errors="replace"), key.encode()):
+            raise web.HTTPError(403, "the kernel key is not this server's; restart the kernel")
+        self.from_kernel = True
+        self.current_user = self._jupyter_current_user = KERNEL_USER
 
     @property
     def backend(self) -> Backend:
-        return self.settings["modelarts_backend"]
+        backend = self.settings.get("modelarts_backend")
+        if backend is None:
+            raise BackendUnavailable(self.extensionapp.unavailable or "the backend did not start")
+        return backend
 
     def json_body(self) -> dict[str, Any]:
         """The body as a JSON object; anything else is a 400 naming ``body``."""
@@ -86,8 +116,14 @@ class ModelArtsHandler(ExtensionHandlerMixin, APIHandler):
 
 
 def api(method):
-    """Every verb: authenticated and authorized like the rest of Jupyter."""
-    return web.authenticated(authorized(method))
+    """Every verb: authenticated; authorized like the rest of Jupyter unless from a kernel."""
+    checked = authorized(method)
+
+    @functools.wraps(method)
+    async def kernel_or_authorized(self: ModelArtsHandler, *args, **kwargs):
+        return await (method if self.from_kernel else checked)(self, *args, **kwargs)
+
+    return web.authenticated(kernel_or_authorized)
 
 
 class InstanceHandler(ModelArtsHandler):
@@ -239,8 +275,10 @@ def openapi_document() -> dict[str, Any]:
 class OpenAPIHandler(ModelArtsHandler):
     @api
     async def get(self):
-        """→ this API's OpenAPI document as JSON."""
-        self.reply(openapi_document())
+        """→ this API's OpenAPI document as JSON, its server URL under this server's base_url."""
+        url = url_path_join(self.base_url, NAMESPACE)
+        servers = [{"url": url, "description": "This Jupyter server's jupyter_modelarts API."}]
+        self.reply({**openapi_document(), "servers": servers})
 
 
 def route_table() -> list[tuple[str, type[ModelArtsHandler]]]:

@@ -14,7 +14,7 @@ import pytest
 
 from fake_modelarts import FakeCloud
 
-pytest_plugins = ("pytest_jupyter.jupyter_server",)
+pytest_plugins = ("pytest_jupyter.jupyter_server", "kernel_envs")
 
 #: Credentials the tests hand out (fake cloud keys, passwords, tokens). No log line, response body
 #: or server log of any test may contain one: see no_secret_leaks.
@@ -97,7 +97,10 @@ def jp_server_config(ma_config):
 @pytest.fixture
 def jp_serverapp(jp_serverapp, jp_asyncio_loop):
     """pytest-jupyter never runs the server's post-start hook; a real server does."""
-    jp_asyncio_loop.run_until_complete(jp_serverapp.extension_manager.start_all_extensions())
+    # The hook came in jupyter_server 2.16; on older servers app.py starts the backend itself.
+    start = getattr(jp_serverapp.extension_manager, "start_all_extensions", None)
+    if start:
+        jp_asyncio_loop.run_until_complete(start())
     return jp_serverapp
 
 
@@ -161,56 +164,135 @@ def free_port():
         return sock.getsockname()[1]
 
 
-class ServerProcess:
-    """One `python -m jupyter_server` with the extension, its log in a file."""
+PASSWORD = "test-password-process"
 
-    def __init__(self, tmp_path, ma_config, name, expect_extension=True):
+
+class ServerProcess:
+    """One `python -m jupyter_server` with the extension, its log in a file.
+
+    ``auth`` is "token", "password" (no token) or "none"; ``base_url`` as on JupyterHub;
+    ``sock`` serves on a Unix socket instead of a port; ``env`` adds to the server's environment.
+    ``self.client`` is an httpx client of ``/jupyter-modelarts/`` logged in as a browser or API
+    user would be in that mode.
+    """
+
+    def __init__(
+        self,
+        tmp_path,
+        ma_config,
+        name,
+        expect_extension=True,
+        *,
+        auth="token",
+        base_url="/",
+        sock=None,
+        env=None,
+    ):
+        from jupyter_server.auth import passwd
+
         self.port = free_port()
+        self.base_url = base_url
+        self.sock = sock
+        self.auth = auth
+        self.runtime_dir = tmp_path / "runtime"
         self.log_path = tmp_path / f"{name}.log"
+        server = {
+            "jpserver_extensions": {"jupyter_modelarts": True},
+            "ip": "127.0.0.1",
+            "open_browser": False,
+            "root_dir": str(tmp_path),
+            "allow_root": True,
+            "base_url": base_url,
+        }
+        server.update({"sock": str(sock)} if sock else {"port": self.port})
         config = {
-            "ServerApp": {
-                "jpserver_extensions": {"jupyter_modelarts": True},
-                "port": self.port,
-                "ip": "127.0.0.1",
-                "open_browser": False,
-                "root_dir": str(tmp_path),
-                "allow_root": True,
+            "ServerApp": server,
+            "IdentityProvider": {"token": TOKEN if auth == "token" else ""},
+            "PasswordIdentityProvider": {
+                "hashed_password": passwd(PASSWORD) if auth == "password" else ""
             },
-            "IdentityProvider": {"token": TOKEN},
             "ModelArtsApp": ma_config,
         }
+        SECRETS.update({TOKEN, PASSWORD})
         config_path = tmp_path / f"{name}_config.json"
         config_path.write_text(json.dumps(config))
-        env = {
+        server_env = {
             **os.environ,
             "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
-            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-            "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]),
+            "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
+            **(env or {}),
         }
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "jupyter_server", f"--config={config_path}"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=env,
+                env=server_env,
                 cwd=tmp_path,
             )
-        self.client = httpx.Client(
-            base_url=f"http://127.0.0.1:{self.port}/jupyter-modelarts/",
-            headers={"Authorization": f"token {TOKEN}"},
-            timeout=10,
+        if sock:
+            self.root_url = f"http://localhost{base_url}"
+            transport = httpx.HTTPTransport(uds=str(sock))
+        else:
+            self.root_url = f"http://127.0.0.1:{self.port}{base_url}"
+            transport = httpx.HTTPTransport()
+        headers = {"Authorization": f"token {TOKEN}"} if auth == "token" else {}
+        self.http = httpx.Client(
+            base_url=self.root_url, headers=headers, timeout=10, transport=transport
         )
-        ready = "instance" if expect_extension else f"http://127.0.0.1:{self.port}/api/status"
         deadline = time.monotonic() + 30
         while True:
             assert self.proc.poll() is None, self.log()
             try:
-                if self.client.get(ready).status_code == 200:
-                    return
+                if self.http.get("api/status" if auth == "token" else "api").status_code == 200:
+                    break
             except httpx.TransportError:
                 pass
             assert time.monotonic() < deadline, self.log()
             time.sleep(0.1)
+        self._log_in()
+        self.client = httpx.Client(
+            base_url=f"{self.root_url}jupyter-modelarts/",
+            headers=self.http.headers,
+            cookies=self.http.cookies,
+            timeout=10,
+            transport=transport,
+        )
+        if expect_extension:
+            self.call("GET", "instance")
+
+    def _log_in(self):
+        """Cookies and the XSRF header a browser would have in this auth mode."""
+        if self.auth == "token":
+            return
+        page = self.http.get("login")
+        xsrf = self.http.cookies.get("_xsrf")
+        assert xsrf, (page.status_code, page.headers)
+        if self.auth == "password":
+            answer = self.http.post("login", data={"password": PASSWORD, "_xsrf": xsrf})
+            assert answer.status_code == 302, answer.text
+        self.http.headers["X-XSRFToken"] = xsrf
+
+    def start_kernel(self, name="python3", cwd=None):
+        """A kernel started by this server (POST /api/kernels), and a client connected to it."""
+        from jupyter_client import BlockingKernelClient
+
+        body = {"name": name, **({"path": str(cwd)} if cwd else {})}
+        answer = self.http.post("api/kernels", json=body)
+        assert answer.status_code == 201, answer.text
+        kernel_id = answer.json()["id"]
+        kc = BlockingKernelClient()
+        kc.load_connection_file(self.runtime_dir / f"kernel-{kernel_id}.json")
+        # No heartbeat: it declares a kernel of a fresh environment dead while its first imports
+        # compile; kernel_info below proves it alive.
+        kc.start_channels(hb=False)
+        kc.wait_for_ready(timeout=60)
+        kc.kernel_id = kernel_id
+        return kc
+
+    def stop_kernel(self, kc):
+        kc.stop_channels()
+        self.http.delete(f"api/kernels/{kc.kernel_id}")
 
     def log(self):
         text = self.log_path.read_text(errors="replace")
@@ -234,14 +316,15 @@ class ServerProcess:
         self.proc.send_signal(sig)
         self.proc.wait(timeout=20)
         self.client.close()
+        self.http.close()
 
 
 @pytest.fixture
 def servers(tmp_path):
     started = []
 
-    def start(ma_config, name="server"):
-        server = ServerProcess(tmp_path, ma_config, name)
+    def start(ma_config, name="server", **options):
+        server = ServerProcess(tmp_path, ma_config, name, **options)
         started.append(server)
         return server
 

@@ -7,9 +7,9 @@ import time
 
 import httpx
 import pytest
-from jupyter_client import BlockingKernelClient, KernelManager
+from jupyter_client import KernelManager
 
-from conftest import TOKEN, ServerProcess
+from conftest import SECRETS, ServerProcess
 from jupyter_modelarts import app
 from jupyter_modelarts.kernel import client as kernel_client
 
@@ -50,15 +50,11 @@ def start_kernel(cwd, **env):
 
 @pytest.fixture(scope="module")
 def kernel(server):
-    url = f"http://127.0.0.1:{server.port}/jupyter-modelarts"
-    manager, kc = start_kernel(
-        server.notebooks, JUPYTER_MODELARTS_URL=url, JUPYTER_MODELARTS_TOKEN=TOKEN
-    )
+    kc = server.start_kernel(cwd="notebooks")
     reply = run(kc, "%load_ext jupyter_modelarts")
     assert reply["error"] is None, reply
     yield kc
-    kc.stop_channels()
-    manager.shutdown_kernel(now=True)
+    server.stop_kernel(kc)
 
 
 def run(kc, code, timeout=30):
@@ -90,7 +86,9 @@ def value(kc, expression):
 
 def test_variables_match_what_the_server_publishes():
     assert kernel_client.URL_VARIABLE == app.KERNEL_URL_VARIABLE
-    assert kernel_client.TOKEN_VARIABLE == app.KERNEL_TOKEN_VARIABLE
+    assert kernel_client.KEY_VARIABLE == app.KERNEL_KEY_VARIABLE
+    assert kernel_client.CAFILE_VARIABLE == app.KERNEL_CAFILE_VARIABLE
+    assert kernel_client.KEY_HEADER == app.KERNEL_KEY_HEADER
 
 
 def test_load_ext_without_a_server_fails_fast_with_one_line(tmp_path):
@@ -119,27 +117,31 @@ def kernel_client_port():
 
 
 def test_kernel_started_by_the_server_finds_it(server):
-    """POST /api/kernels: the kernel inherits the server's JUPYTER_MODELARTS_* and can call it."""
-    api = httpx.Client(
-        base_url=f"http://127.0.0.1:{server.port}/api/",
-        headers={"Authorization": f"token {TOKEN}"},
-        timeout=30,
-    )
-    kernel_id = api.post("kernels", json={"name": "python3"}).json()["id"]
-    kc = BlockingKernelClient()
-    kc.load_connection_file(server.tmp / "runtime" / f"kernel-{kernel_id}.json")
-    kc.start_channels()
+    """POST /api/kernels: the kernel inherits the server's URL and key and can call it."""
+    kc = server.start_kernel()
     try:
-        kc.wait_for_ready(timeout=30)
         url = value(kc, "__import__('os').environ['JUPYTER_MODELARTS_URL']")
         assert url == f"http://127.0.0.1:{server.port}/jupyter-modelarts"
+        key = value(kc, "__import__('os').environ['JUPYTER_MODELARTS_KEY']")
+        SECRETS.add(key)
+        assert len(key) >= 40
         out = run(kc, "%load_ext jupyter_modelarts\n%ma_lease")
         assert out["error"] is None, out
         assert WIDGET_VIEW in out["data"][-1]
+        # The kernel's own child processes get neither the key nor our path entry.
+        env = value(kc, "{k: v for k, v in __import__('os').environ.items()}")
+        assert "JUPYTER_MODELARTS_KEY" not in env
+        assert "kernel-path" not in env.get("PYTHONPATH", "")
+        # The key works on this extension's routes only, and a wrong one is refused.
+        headers = {app.KERNEL_KEY_HEADER: key}
+        assert httpx.get(f"{url}/instance", headers=headers).status_code == 200
+        assert httpx.get(f"{server.root_url}api/contents", headers=headers).status_code == 403
+        wrong = {app.KERNEL_KEY_HEADER: key[:-1] + ("x" if key[-1] != "x" else "y")}
+        answer = httpx.patch(f"{url}/lease", headers=wrong, json={"duration_s": 7200})
+        assert answer.status_code == 403
+        assert key not in server.log()
     finally:
-        kc.stop_channels()
-        api.delete(f"kernels/{kernel_id}")
-        api.close()
+        server.stop_kernel(kc)
 
 
 def test_train_cell_completes_with_its_output_in_the_logs(kernel):
@@ -193,10 +195,18 @@ def test_stop_terminates_a_running_job(kernel, server):
 def test_mount_and_unmount_round_trip(kernel, server):
     out = run(kernel, "%ma_mount obs://bucket/data/ /data/d1/")
     assert out["error"] is None, out
-    assert "Mounted obs://bucket/data/ at /data/d1/" in out["stdout"]
     [mount] = server.call("GET", "mounts")["mounts"]
     assert mount["status"] == "MOUNTED"
-    assert "/data/d1/" in run(kernel, "%ma_mount list")["stdout"]
+    # This backend can't use /data/ itself: the cell says where the mount really is, and that
+    # is where code in the kernel reads and writes it.
+    local = str(server.tmp / "data" / "d1")
+    assert mount["local_path"] == local
+    assert f"Mounted obs://bucket/data/ at /data/d1/ (on this machine: {local})" in out["stdout"]
+    run(kernel, f"open({local + '/written.txt'!r}, 'w').write('through the mount')")
+    written = server.tmp / "objects" / "bucket" / "data" / "written.txt"
+    assert written.read_text() == "through the mount"
+    listing = run(kernel, "%ma_mount list")["stdout"]
+    assert "/data/d1/" in listing and f"(on this machine: {local})" in listing
     out = run(kernel, "%ma_unmount /data/d1/")
     assert "Unmounted /data/d1/" in out["stdout"], out
     assert server.call("GET", "mounts")["mounts"] == []

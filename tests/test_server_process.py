@@ -1,6 +1,8 @@
 """A real `jupyter server` process: kill -9 mid-job and restart; auto-stop shutting it down."""
 
 import signal
+import subprocess
+import sys
 import textwrap
 import time
 
@@ -96,7 +98,30 @@ def test_a_second_server_on_the_same_state_dir_is_refused_clearly(servers, ma_co
     second = ServerProcess(tmp_path, ma_config, "second", expect_extension=False)
     try:
         assert "is in use by another Jupyter server" in second.log()
-        assert f"pid {first.proc.pid}" in second.log()
+        for path in ("instance", "lease", "mounts", "jobs", "jobs/x/logs"):
+            answer = second.client.get(path)
+            assert answer.status_code == 503, (path, answer.text)
+            error = answer.json()
+            assert f"pid {first.proc.pid}" in error["message"]
+            assert "c.ModelArtsApp.state_dir" in error["message"]
+        assert second.client.get("openapi.json").status_code == 200
         first.call("GET", "instance")
     finally:
         second.kill()
+
+
+def test_the_settings_command_prints_every_setting():
+    """README: `jupyter modelarts --help-all` (the server's own --help-all lists no extension)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter", "modelarts", "--help-all"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    for setting in (
+        "--ModelArtsApp.state_dir",
+        "--ModelArtsApp.data_root",
+        "--ModelArtsBackend.region",
+    ):
+        assert setting in done.stdout, setting

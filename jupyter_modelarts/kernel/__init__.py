@@ -1,24 +1,34 @@
-"""Kernel side: magics and widgets that call the server extension's REST API."""
+"""Kernel side: magics that call the server extension's REST API.
+
+Standard library only (ipywidgets when the kernel has it), Python 3.8+: the server puts this
+package on its kernels' PYTHONPATH, so it runs in kernels of any environment.
+"""
 
 from __future__ import annotations
 
+import os
+
+from .. import kernel_path
 from .client import Client, ModelArtsError
 from .magics import Job, ModelArtsMagics
-from .widgets import JobWidget, LeaseCountdown
 
-__all__ = [
-    "Client",
-    "Job",
-    "JobWidget",
-    "LeaseCountdown",
-    "ModelArtsError",
-    "ModelArtsMagics",
-    "load_ipython_extension",
-]
+__all__ = ["Client", "Job", "ModelArtsError", "ModelArtsMagics", "load_ipython_extension"]
+
+# The server's URL and key as this kernel first saw them, for a later %reload_ext.
+_published: dict[str, str] = {}
 
 
 def load_ipython_extension(ipython) -> None:
     """Register the magics, once the server that started this kernel has answered."""
-    client = Client.from_environment()
+    _published.update({k: v for k, v in os.environ.items() if k.startswith("JUPYTER_MODELARTS_")})
+    client = Client.from_environment(_published)
     client.ping()
+    # The kernel's own child processes (!pip, subprocess) need neither our key nor our path.
+    for name in _published:
+        os.environ.pop(name, None)
+    pythonpath = kernel_path.without_entry(os.environ.get("PYTHONPATH"))
+    if pythonpath is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = pythonpath
     ipython.register_magics(ModelArtsMagics(ipython, client=client))

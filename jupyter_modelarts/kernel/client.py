@@ -1,22 +1,30 @@
-"""A small synchronous client of the jupyter_modelarts REST API, as a kernel sees it."""
+"""A small synchronous client of the jupyter_modelarts REST API, as a kernel sees it.
+
+Standard library only, Python 3.8+: it runs in whatever environment a kernel lives in.
+"""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
+import socket
+import ssl
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
-# The same names as jupyter_modelarts.app.KERNEL_*_VARIABLE; importing app would pull in
-# jupyter_server, which a kernel does not need.
+# The same names as in jupyter_modelarts.app; importing app would pull in jupyter_server, which
+# a kernel's environment may not have.
 URL_VARIABLE = "JUPYTER_MODELARTS_URL"
-TOKEN_VARIABLE = "JUPYTER_MODELARTS_TOKEN"
+KEY_VARIABLE = "JUPYTER_MODELARTS_KEY"
+CAFILE_VARIABLE = "JUPYTER_MODELARTS_CAFILE"
+KEY_HEADER = "X-Jupyter-ModelArts-Key"
 
 #: What to do, by HTTP status, after the server's own message.
 _HINTS = {
-    403: "check the kernel's Jupyter token and the cloud credentials' IAM permissions",
-    409: "check the resource's current state and retry once it allows this",
+    403: "check the cloud credentials' IAM permissions (or restart the kernel if the server "
+    "was restarted)",
     502: "ModelArts refused or failed the call; retry, or quote the request id to support",
     503: "the backend cannot serve now: check the server's ModelArts configuration and network",
 }
@@ -30,33 +38,64 @@ class ModelArtsError(Exception):
         self.message = message
         self.status = status
 
+    def __str__(self) -> str:
+        return self.message
+
     def _render_traceback_(self) -> list[str]:
         # IPython shows this instead of a traceback.
         return [f"\x1b[0;31mModelArtsError\x1b[0m: {self.message}"]
 
 
-def error_from_response(response: httpx.Response) -> ModelArtsError:
+def error_from_response(status: int, reason: str, content: bytes) -> ModelArtsError:
     """One line from an error response: the server's message, then what to do."""
     try:
-        body = response.json()
+        body = json.loads(content.decode("utf-8"))
     except ValueError:
         body = None
     message = body.get("message") if isinstance(body, dict) else None
-    message = message or f"HTTP {response.status_code} {response.reason_phrase}"
+    message = message or f"HTTP {status} {reason}"
     if isinstance(body, dict) and body.get("request_id"):
         message += f" (request id {body['request_id']})"
-    hint = _HINTS.get(response.status_code)
-    return ModelArtsError(f"{message}; {hint}" if hint else message, response.status_code)
+    hint = _HINTS.get(status)
+    return ModelArtsError(f"{message}; {hint}" if hint else message, status)
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket, for a server started with ``--sock``."""
+
+    def __init__(self, socket_path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
 
 
 class Client:
-    """Calls ``<server>/jupyter-modelarts/…`` with the server's token."""
+    """Calls ``<server>/jupyter-modelarts/…`` with the key the server gave its kernels.
 
-    def __init__(self, url: str, token: str = "", timeout: float = 30.0):
+    ``url`` is ``http://``, ``https://`` or ``http+unix://<percent-encoded socket path>``, with
+    the server's base_url and ``/jupyter-modelarts`` as its path.
+    """
+
+    def __init__(self, url: str, key: str = "", timeout: float = 30.0, cafile: str | None = None):
         self.url = url.rstrip("/") + "/"
-        self.token = token
-        headers = {"Authorization": f"token {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self.key = key
+        self.timeout = timeout
+        self.cafile = cafile
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme not in ("http", "https", "http+unix"):
+            raise ModelArtsError(f"{URL_VARIABLE} has an unknown scheme: {url!r}")
+        self._scheme = parts.scheme
+        self._netloc = parts.netloc
+        self._base_path = parts.path
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Client:
@@ -68,29 +107,59 @@ class Client:
                 "is not set); open the notebook in JupyterLab or Jupyter Server with the "
                 "extension enabled (jupyter server extension list)"
             )
-        return cls(url, environ.get(TOKEN_VARIABLE, ""))
+        return cls(url, environ.get(KEY_VARIABLE, ""), cafile=environ.get(CAFILE_VARIABLE))
 
     def clone(self) -> Client:
         """A client of its own for a background thread."""
-        return Client(self.url, self.token, self._http.timeout.read or 30.0)
+        return Client(self.url, self.key, self.timeout, self.cafile)
 
     def close(self) -> None:
-        self._http.close()
+        """Nothing to release: each call opens its own connection (loopback, cheap)."""
 
-    def request(self, method: str, path: str, timeout: float | None = None, **kwargs: Any) -> Any:
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        if self._scheme == "http+unix":
+            return _UnixConnection(urllib.parse.unquote(self._netloc), timeout)
+        if self._scheme == "https":
+            context = ssl.create_default_context(cafile=self.cafile)
+            # The kernel calls its own server on a loopback address, not the certificate's name.
+            context.check_hostname = False
+            return http.client.HTTPSConnection(self._netloc, timeout=timeout, context=context)
+        return http.client.HTTPConnection(self._netloc, timeout=timeout)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        timeout: float | None = None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> Any:
         """The JSON body of a 2xx answer; a ModelArtsError otherwise."""
-        if timeout is not None:
-            kwargs["timeout"] = timeout
+        target = self._base_path + path
+        if params:
+            target += "?" + urllib.parse.urlencode(params)
+        headers = {"Accept": "application/json"}
+        if self.key:
+            headers[KEY_HEADER] = self.key
+        body = None
+        if json_body is not None:
+            body = json.dumps(json_body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        connection = self._connection(self.timeout if timeout is None else timeout)
         try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.TransportError as error:
+            connection.request(method, target, body=body, headers=headers)
+            response = connection.getresponse()
+            content = response.read()
+        except (OSError, http.client.HTTPException) as error:
             raise ModelArtsError(
-                f"cannot reach the Jupyter server at {self.url} ({error or type(error).__name__}); "
-                "is it still running?"
+                f"cannot reach the Jupyter server at {self.url} "
+                f"({error or type(error).__name__}); is it still running?"
             ) from None
-        if response.is_error:
-            raise error_from_response(response)
-        return response.json() if response.content else None
+        finally:
+            connection.close()
+        if response.status >= 400:
+            raise error_from_response(response.status, response.reason, content)
+        return json.loads(content.decode("utf-8")) if content else None
 
     def ping(self) -> dict[str, Any]:
         """The instance, within 2 s: proves the server and its extension answer."""
@@ -100,43 +169,51 @@ class Client:
         return self.request("GET", "lease")
 
     def renew_lease(self, duration_s: float) -> dict[str, Any]:
-        return self.request("PATCH", "lease", json={"duration_s": duration_s})
+        return self.request("PATCH", "lease", json_body={"duration_s": duration_s})
 
     def jobs(self) -> list[dict[str, Any]]:
         return self.request("GET", "jobs")["jobs"]
 
     def job(self, job_id: str) -> dict[str, Any]:
-        return self.request("GET", f"jobs/{job_id}")
+        return self.request("GET", f"jobs/{_segment(job_id)}")
 
     def submit(self, spec: dict[str, Any]) -> dict[str, Any]:
-        return self.request("POST", "jobs", json=spec)
+        return self.request("POST", "jobs", json_body=spec)
 
     def stop(self, job_id: str) -> dict[str, Any]:
-        return self.request("POST", f"jobs/{job_id}/stop", json={})
+        return self.request("POST", f"jobs/{_segment(job_id)}/stop", json_body={})
 
     def logs(self, job_id: str, task: str, offset: int = 0, limit: int = 65536) -> dict[str, Any]:
         params = {"task": task, "offset": offset, "limit": limit}
-        return self.request("GET", f"jobs/{job_id}/logs", params=params)
+        return self.request("GET", f"jobs/{_segment(job_id)}/logs", params=params)
 
     def metrics(self, job_id: str) -> dict[str, Any]:
-        return self.request("GET", f"jobs/{job_id}/metrics")
+        return self.request("GET", f"jobs/{_segment(job_id)}/metrics")
+
+    def engines(self) -> list[dict[str, Any]]:
+        return self.request("GET", "engines")["engines"]
 
     def mounts(self) -> list[dict[str, Any]]:
         return self.request("GET", "mounts")["mounts"]
 
     def mount(self, mount_id: str) -> dict[str, Any]:
-        return self.request("GET", f"mounts/{mount_id}")
+        return self.request("GET", f"mounts/{_segment(mount_id)}")
 
     def create_mount(self, uri: str, mount_path: str) -> dict[str, Any]:
-        return self.request("POST", "mounts", json={"uri": uri, "mount_path": mount_path})
+        return self.request("POST", "mounts", json_body={"uri": uri, "mount_path": mount_path})
 
     def delete_mount(self, mount_id: str) -> dict[str, Any]:
-        return self.request("DELETE", f"mounts/{mount_id}")
+        return self.request("DELETE", f"mounts/{_segment(mount_id)}")
 
     def image(self, image_id: str) -> dict[str, Any]:
-        return self.request("GET", f"images/{image_id}")
+        return self.request("GET", f"images/{_segment(image_id)}")
 
     def save_image(self, name: str, tag: str, namespace: str | None) -> dict[str, Any]:
         return self.request(
-            "POST", "images", json={"name": name, "tag": tag, "namespace": namespace}
+            "POST", "images", json_body={"name": name, "tag": tag, "namespace": namespace}
         )
+
+
+def _segment(value: str) -> str:
+    """An id as one path segment, whatever the user typed."""
+    return urllib.parse.quote(value, safe="")

@@ -16,12 +16,13 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.display import display
 
 from .client import Client, ModelArtsError
-from .widgets import FINAL_PHASES, ImageProgress, JobWidget, LeaseCountdown
+from .views import FINAL_PHASES, image_view, job_view, lease_view, when
 
 HELP = """\
 jupyter_modelarts magics (add -h to any of them for its options):
   %%ma_train [options]          run the cell as a training job (live widget; --follow, --no-wait)
   %ma_train list                the jobs, newest first
+  %ma_train engines             what jobs can run on; default: this kernel's own Python
   %ma_train status ID           a live widget of a job
   %ma_train logs ID [--task worker-1] [--follow]
   %ma_train stop ID             stop a job
@@ -78,19 +79,13 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * unit[u] for n, u in parts)
 
 
-def _when(epoch_ms: int | None) -> str:
-    if not epoch_ms:
-        return "-"
-    return datetime.datetime.fromtimestamp(epoch_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
-
-
 class Job:
     """A handle on one training job: ``.status() .logs(task=…) .wait() .stop() .widget()``."""
 
     def __init__(self, client: Client, job: dict[str, Any]):
         self._client = client
         self._job = job
-        self._widget: JobWidget | None = None
+        self._widget: Any = None
         self.id: str = job["id"]
 
     def __repr__(self) -> str:
@@ -129,10 +124,11 @@ class Job:
         self._job = self._client.stop(self.id)
         return self._job["phase"]
 
-    def widget(self) -> JobWidget:
-        """The live widget of this job (the same one each time, until closed)."""
-        if self._widget is None or self._widget.comm is None:
-            self._widget = JobWidget(self._client, self._job)
+    def widget(self) -> Any:
+        """The live widget of this job (the same one each time, until closed); text without
+        ipywidgets."""
+        if self._widget is None or getattr(self._widget, "comm", None) is None:
+            self._widget = job_view(self._client, self._job)
         return self._widget
 
     def follow(self, task: str = "worker-0", interval: float = 0.5) -> str:
@@ -161,7 +157,11 @@ def _train_cell_parser() -> _Parser:
     parser.add_argument("--flavor", help="flavor id (see the sidebar); default: the backend's")
     parser.add_argument("--nodes", type=int, default=1, help="number of workers (default 1)")
     runtime = parser.add_mutually_exclusive_group()
-    runtime.add_argument("--engine", help="engine id; default: the backend's")
+    runtime.add_argument(
+        "--engine",
+        help="engine id (%%ma_train engines lists them); default: this kernel's own Python "
+        "where the backend offers it, else the backend's default",
+    )
     runtime.add_argument("--image", help="custom image (ModelArts backend)")
     parser.add_argument(
         "--param",
@@ -210,6 +210,7 @@ def _train_line_parser() -> _Parser:
     parser = _Parser(prog="%ma_train", description="List, inspect, follow and stop jobs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("list", help="the jobs, newest first")
+    commands.add_parser("engines", help="what a job can run on (--engine)")
     commands.add_parser("status", help="a live widget of a job").add_argument("id")
     logs = commands.add_parser("logs", help="a task's log")
     logs.add_argument("id")
@@ -226,6 +227,21 @@ class ModelArtsMagics(Magics):
     def __init__(self, shell, client: Client):
         super().__init__(shell)
         self.client = client
+        self._own_engine: str | None = None
+        self._own_engine_known = False
+
+    def own_engine(self) -> str | None:
+        """The engine that runs this kernel's own Python (so a job sees the packages the cell
+        saw), when the backend offers one; else None (the backend's default)."""
+        if not self._own_engine_known:
+            here = os.path.abspath(sys.executable)
+            for engine in self.client.engines():
+                interpreter = engine.get("interpreter")
+                if interpreter and _same_interpreter(interpreter, here):
+                    self._own_engine = engine["id"]
+                    break
+            self._own_engine_known = True
+        return self._own_engine
 
     @line_magic
     def ma_help(self, line: str = "") -> None:
@@ -246,13 +262,19 @@ class ModelArtsMagics(Magics):
             "code_dir": os.path.abspath(args.code_dir or os.getcwd()),
             "nodes": args.nodes,
             "flavor": args.flavor,
-            "engine": args.engine,
+            "engine": args.engine or (None if args.image else self.own_engine()),
             "image": args.image,
             "parameters": dict(args.param),
             "inputs": dict(args.input),
             "outputs": dict(args.output),
             "env": dict(args.env),
         }
+        if spec["engine"] is None and not args.image:
+            print(
+                f"Note: this kernel's Python ({sys.executable}) is not among the backend's "
+                "engines; the job runs on its default (%ma_train engines lists them).",
+                file=sys.stderr,
+            )
         job = Job(self.client, self.client.submit(spec))
         if args.no_wait:
             print(f"Submitted job {job.id} ({job._job['phase']}); %ma_train status {job.id}")
@@ -268,10 +290,25 @@ class ModelArtsMagics(Magics):
             return None
         if args.command == "list":
             rows = [
-                (j["id"], j["name"], j["phase"], str(len(j["tasks"])), _when(j["created_at"]))
+                (j["id"], j["name"], j["phase"], str(len(j["tasks"])), when(j["created_at"]))
                 for j in self.client.jobs()
             ]
             _table(("ID", "NAME", "PHASE", "TASKS", "CREATED"), rows, empty="No jobs yet.")
+            return None
+        if args.command == "engines":
+            mine = self.own_engine()
+            rows = [
+                (
+                    e["id"] + (" *" if e["id"] == mine else ""),
+                    e["name"],
+                    e["version"],
+                    e.get("interpreter") or e.get("image") or "",
+                )
+                for e in self.client.engines()
+            ]
+            _table(("ID", "NAME", "VERSION", "RUNS"), rows, empty="No engines.")
+            if mine:
+                print("* this kernel's own Python: the default for %%ma_train")
             return None
         job = Job(self.client, self.client.job(args.id))
         if args.command == "status":
@@ -296,11 +333,14 @@ class ModelArtsMagics(Magics):
         if args is None:
             return
         if args.uri == "list":
+            mounts = self.client.mounts()
             rows = [
-                (m["mount_path"], m["uri"], m["status"], m["failure_reason"] or "")
-                for m in self.client.mounts()
+                (m["mount_path"], m["uri"], m["status"], m["failure_reason"] or "") for m in mounts
             ]
             _table(("PATH", "URI", "STATUS", "REASON"), rows, empty="No mounts.")
+            for m in mounts:
+                if _elsewhere(m):
+                    print(f"{m['mount_path']}{_elsewhere(m)}")
             return
         if not args.mount_path:
             parser.error("the following arguments are required: /data/name/")
@@ -308,7 +348,7 @@ class ModelArtsMagics(Magics):
         if mount is None or mount["status"] != "MOUNTED":
             reason = (mount or {}).get("failure_reason") or "it did not settle"
             raise ModelArtsError(f"mounting {args.uri} failed: {reason}")
-        print(f"Mounted {mount['uri']} at {mount['mount_path']}")
+        print(f"Mounted {mount['uri']} at {mount['mount_path']}{_elsewhere(mount)}")
 
     @line_magic
     def ma_unmount(self, line: str) -> None:
@@ -341,7 +381,7 @@ class ModelArtsMagics(Magics):
         return mount
 
     @line_magic
-    def ma_lease(self, line: str) -> LeaseCountdown | None:
+    def ma_lease(self, line: str) -> Any:
         """%ma_lease: the auto-stop countdown; %ma_lease renew 4h: renew it (1 h to 72 h)."""
         parser = _Parser(prog="%ma_lease", description="Show or renew the auto-stop lease.")
         parser.add_argument("command", nargs="?", choices=["renew"])
@@ -362,12 +402,12 @@ class ModelArtsMagics(Magics):
                 if error.status == 409:
                     error.message = "auto-stop is off on this instance: there is no lease to renew"
                 raise
-            print(f"Lease renewed: the instance stops at {_when(lease['stop_at'])}")
+            print(f"Lease renewed: the instance stops at {when(lease['stop_at'])}")
             return None
-        return LeaseCountdown.from_lease(self.client.lease())
+        return lease_view(self.client.lease())
 
     @line_magic
-    def ma_image(self, line: str) -> ImageProgress | None:
+    def ma_image(self, line: str) -> Any:
         """%ma_image save name:tag [--namespace ns] | %ma_image status ID."""
         parser = _Parser(prog="%ma_image", description="Save this instance as an image.")
         commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -383,7 +423,7 @@ class ModelArtsMagics(Magics):
             image = self.client.save_image(name, tag or "latest", args.namespace)
         else:
             image = self.client.image(args.id)
-        return ImageProgress(self.client, image)
+        return image_view(self.client, image)
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], empty: str) -> None:
@@ -392,6 +432,21 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], empty: str) -> 
         return
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _elsewhere(mount: dict[str, Any]) -> str:
+    """Where a mount really is on this machine, when that is not its /data/ path."""
+    local = mount.get("local_path")
+    if local and local.rstrip("/") != mount["mount_path"].rstrip("/"):
+        return f" (on this machine: {local})"
+    return ""
+
+
+def _same_interpreter(a: str, b: str) -> bool:
+    """Same folder and same file: a venv's python is a link to its base Python, so comparing
+    resolved paths alone would take any venv of that Python for this one."""
+    try:
+        return os.path.dirname(os.path.abspath(a)) == os.path.dirname(b) and os.path.samefile(a, b)
+    except OSError:
+        return False

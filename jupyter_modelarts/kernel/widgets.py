@@ -1,4 +1,4 @@
-"""The job widget, the image progress bar and the auto-stop countdown widget."""
+"""The job widget, the image progress bar and the auto-stop countdown widget (ipywidgets 8)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from traitlets import Bool, Int, Unicode
 
 from .._version import __version__
 from .client import Client, ModelArtsError
+from .views import FINAL_PHASES, duration, elapsed_s
 
-FINAL_PHASES = ("Completed", "Failed", "Terminated", "Abnormal")
 _PHASE_COLOURS = {
     "Running": "var(--jp-brand-color1)",
     "Completed": "var(--jp-success-color1)",
@@ -29,12 +29,6 @@ MODULE_VERSION = f"^{__version__}"
 TAIL_LINES = 200
 VISIBLE_LINES = 12  # log lines the widget shows per task
 TAIL_BYTES = 64 * 1024
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 def phase_badge(phase: str) -> str:
@@ -163,12 +157,10 @@ class JobWidget(w.VBox):
 
     def _render(self) -> None:
         job = self._job
-        now = time.time() * 1000
-        started = job.get("started_at")
-        elapsed = ((job.get("ended_at") or now) - started) / 1000 if started else 0
+        elapsed = elapsed_s(job, time.time() * 1000)
         self._header.value = (
             f"<b>{html.escape(job['name'])}</b> <code>{html.escape(job['id'])}</code> "
-            f"{phase_badge(job['phase'])} <span>elapsed {_duration(elapsed)}</span><br>"
+            f"{phase_badge(job['phase'])} <span>elapsed {duration(elapsed)}</span><br>"
             + " · ".join(f"{html.escape(t['name'])}: {t['phase']}" for t in job["tasks"])
         )
         self._stop.disabled = job["phase"] in (*FINAL_PHASES, "Terminating")
@@ -176,7 +168,7 @@ class JobWidget(w.VBox):
         if list(self._logs.titles) != names:
             self._logs.children = [w.HTML(layout=w.Layout(width="100%")) for _ in names]
             self._logs.titles = names
-        for name, area in zip(names, self._logs.children, strict=True):
+        for name, area in zip(names, self._logs.children):
             text = self._tails[name].text if name in self._tails else ""
             # The newest lines, always in view: the sanitizer drops the CSS that would pin a
             # scrolled box to its bottom, so the widget shows the tail itself.
