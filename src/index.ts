@@ -74,6 +74,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
         views.set(id, view);
         view.disposed.connect(() => views.delete(id));
         app.shell.add(view, 'main');
+        if (!view.parent) {
+          // Notebook 7 keeps one widget in its main area and ignores others.
+          app.shell.add(view, 'right', { rank: 900 });
+        }
       }
       app.shell.activateById(view.id);
     };

@@ -322,7 +322,11 @@ export class JobsSection extends Section {
         );
         this._engine.replaceChildren(
           ...engines.map(e =>
-            h('option', { value: e.id }, `${e.name} ${e.version}`)
+            h(
+              'option',
+              { value: e.id, title: e.interpreter },
+              `${e.name} ${e.version}`
+            )
           )
         );
         this._validate(false);

@@ -116,6 +116,16 @@ export class StorageSection extends Section {
           : null
       ),
       h('div', { class: 'jp-ModelArts-sub' }, mount.uri),
+      mount.local_path && mount.local_path !== mount.mount_path
+        ? h(
+            'div',
+            {
+              class: 'jp-ModelArts-sub jp-ModelArts-mountLocal',
+              title: mount.local_path
+            },
+            trans.__('on this machine: %1', mount.local_path)
+          )
+        : null,
       failed && mount.failure_reason
         ? h('div', { class: 'jp-ModelArts-error' }, mount.failure_reason)
         : null

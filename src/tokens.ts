@@ -101,6 +101,9 @@ export interface IMount extends IMountRequest {
   id: string;
   /** Its state. */
   status: MountStatus;
+  /** Where the mount really is on the server's machine; differs from `mount_path` when the
+   * local backend links it under its data root. */
+  local_path: string;
   /** Storage kind, `OBS`. */
   category: string;
   /** Why it is *_FAILED. */
@@ -168,12 +171,14 @@ export interface IImage {
 export interface IEngine {
   /** Engine id. */
   id: string;
-  /** Engine name. */
+  /** Engine name (on the local backend, the kernelspec's display name). */
   name: string;
   /** Engine version. */
   version: string;
   /** Container image, if any. */
   image: string | null;
+  /** The Python it runs (local backend), if known. */
+  interpreter: string | null;
 }
 
 /**

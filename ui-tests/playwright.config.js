@@ -5,6 +5,8 @@ const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 module.exports = {
   ...baseConfig,
+  // compat/ has its own configuration (compat.config.js).
+  testDir: 'tests',
   // galata's default html reporter serves the report on failure and blocks.
   reporter: [['list']],
   use: {

@@ -1,7 +1,7 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import { ModelArtsService } from '../service';
-import { IInstance } from '../tokens';
+import { IEngine, IInstance, IMount } from '../tokens';
 
 const BASE_URL = 'http://localhost:8888/base/';
 
@@ -100,15 +100,23 @@ describe('ModelArtsService', () => {
   });
 
   const API = 'http://localhost:8888/base/jupyter-modelarts/';
-  const MOUNT = {
+  const MOUNT: IMount = {
     id: 'm1',
     uri: 'obs://bucket/data/',
     mount_path: '/data/d/',
+    local_path: '/root/project/data/d/',
     status: 'MOUNTING',
     category: 'OBS',
     failure_reason: null,
     created_at: 1,
     updated_at: 1
+  };
+  const ENGINE: IEngine = {
+    id: 'python3',
+    name: 'Python 3 (ipykernel)',
+    version: '3.11.7',
+    image: null,
+    interpreter: '/usr/bin/python3'
   };
   const LEASE = {
     enabled: true,
@@ -221,8 +229,8 @@ describe('ModelArtsService', () => {
       call: s => s.listEngines(),
       method: 'GET',
       path: 'engines',
-      answer: { engines: [] },
-      result: []
+      answer: { engines: [ENGINE] },
+      result: [ENGINE]
     },
     {
       name: 'listJobs',

@@ -18,13 +18,16 @@ export const widgetsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-modelarts:widgets',
   description: 'Views of the jupyter_modelarts kernel widgets.',
   autoStart: true,
-  requires: [IJupyterWidgetRegistry],
-  optional: [ITranslator],
+  // Optional so that a host without the ipywidgets manager still activates everything else.
+  optional: [IJupyterWidgetRegistry, ITranslator],
   activate: (
     app: JupyterFrontEnd,
-    registry: IJupyterWidgetRegistry,
+    registry: IJupyterWidgetRegistry | null,
     translator: ITranslator | null
   ): void => {
+    if (!registry) {
+      return;
+    }
     const trans = (translator ?? nullTranslator).load('jupyter_modelarts');
     // The view code loads when a notebook first shows a countdown.
     registry.registerWidget({

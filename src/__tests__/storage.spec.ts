@@ -1,0 +1,55 @@
+import { nullTranslator } from '@jupyterlab/translation';
+
+import { IPanelContext } from '../section';
+import { StorageSection } from '../storage';
+import { IMount } from '../tokens';
+
+// The real apputils pulls in ES-module web components that this jest setup does not
+// transform; rendering a row needs none of it.
+jest.mock('@jupyterlab/apputils', () => ({
+  Dialog: {},
+  showDialog: jest.fn()
+}));
+
+const MOUNT: IMount = {
+  id: 'm1',
+  uri: 'obs://bucket/data/',
+  mount_path: '/data/d/',
+  local_path: '/data/d/',
+  status: 'MOUNTED',
+  category: 'OBS',
+  failure_reason: null,
+  created_at: 1,
+  updated_at: 1
+};
+
+/**
+ * A storage section showing `mounts`; the section only reads `model.mounts`.
+ */
+function render(mounts: IMount[]): HTMLElement {
+  const context = {
+    model: { mounts },
+    trans: nullTranslator.load('jupyter_modelarts')
+  } as unknown as IPanelContext;
+  const section = new StorageSection(context);
+  section.update();
+  return section.node;
+}
+
+describe('StorageSection', () => {
+  it('should not repeat the path when the mount is where it says', () => {
+    const node = render([MOUNT]);
+    expect(node.querySelector('.jp-ModelArts-mountTarget')!.textContent).toBe(
+      '/data/d/'
+    );
+    expect(node.querySelector('.jp-ModelArts-mountLocal')).toBeNull();
+  });
+
+  it('should show where a linked mount really is, with the full path as tooltip', () => {
+    const local = '/root/project/data/d/';
+    const node = render([{ ...MOUNT, local_path: local }]);
+    const line = node.querySelector('.jp-ModelArts-mountLocal')!;
+    expect(line.textContent).toBe(`on this machine: ${local}`);
+    expect(line.getAttribute('title')).toBe(local);
+  });
+});
