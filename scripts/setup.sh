@@ -5,7 +5,7 @@
 # Usage: bash scripts/setup.sh [--ci]
 #   --ci   start from a new .venv, install from the committed yarn.lock only (immutable), and
 #          install the tools the tests need (chromium, skopeo, umoci) when they are missing.
-# Needs Python 3.11+, Node 20 and, for missing system packages, apt (as root or through sudo).
+# Needs Python 3.9+, Node 20 and, for missing system packages, apt (as root or through sudo).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -49,6 +49,8 @@ fi
 # shellcheck disable=SC1091
 source .venv/bin/activate
 
+# The labextension is built with today's JupyterLab (4.6 brings jlpm via jupyter-builder); it
+# runs in JupyterLab 4.0 and later, which .venv-oldest checks.
 step "pip install -U pip; pip install jupyterlab (provides jlpm)"
 python -m pip install -q -U pip
 python -m pip install -q "jupyterlab>=4.6,<5"
