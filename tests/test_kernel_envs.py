@@ -2,8 +2,10 @@
 nothing of ours installed; the magics work there and jobs run where the cell ran."""
 
 import textwrap
+from importlib.metadata import requires
 
 import pytest
+from packaging.requirements import Requirement
 
 from test_magics import run, value
 
@@ -58,3 +60,16 @@ def test_magics_in_a_kernel_env_without_our_package(
         assert value(kc, "_.info()['spec']['engine']") == kernel_env.kernel_name
     finally:
         server.stop_kernel(kc)
+
+
+def test_installing_into_a_kernel_environment_pulls_in_no_jupyter():
+    """What `pip install jupyter_modelarts` brings without extras (bench/kernel_side.py measures
+    its size): never jupyter_server, jupyterlab or notebook, which live in the [lab] extra."""
+    base = {Requirement(r).name.lower() for r in requires("jupyter_modelarts") if "extra" not in r}
+    assert base and not base & {"jupyter-server", "jupyter_server", "jupyterlab", "notebook"}
+    lab = {
+        Requirement(r).name.lower()
+        for r in requires("jupyter_modelarts")
+        if Requirement(r).marker and Requirement(r).marker.evaluate({"extra": "lab"})
+    }
+    assert {"jupyter_server", "jupyterlab"} <= {n.replace("-", "_") for n in lab}

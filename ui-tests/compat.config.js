@@ -72,19 +72,7 @@ module.exports = {
     baseURL: `http://127.0.0.1:${port}`,
     video: 'off',
     trace: 'retain-on-failure',
-    launchOptions: {
-      // Debian's chromium: Playwright's browser download is not used.
-      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run'
-      ]
-    }
+    launchOptions: require('./chromium')
   },
   metadata: { app, token },
   webServer: {

@@ -14,19 +14,7 @@ module.exports = {
     baseURL: 'http://127.0.0.1:8888',
     // 'retain-on-failure' needs Playwright's own ffmpeg, which is not installed.
     video: 'off',
-    launchOptions: {
-      // Debian's chromium: Playwright's browser download is not used.
-      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run'
-      ]
-    }
+    launchOptions: require('./chromium')
   },
   webServer: {
     command: 'jlpm start',

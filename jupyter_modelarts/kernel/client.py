@@ -120,7 +120,11 @@ class Client:
         if self._scheme == "http+unix":
             return _UnixConnection(urllib.parse.unquote(self._netloc), timeout)
         if self._scheme == "https":
-            context = ssl.create_default_context(cafile=self.cafile)
+            context = ssl.create_default_context()
+            if self.cafile:
+                # The server's own certificate, trusted as is (it may be self-signed).
+                context.load_verify_locations(self.cafile)
+                context.verify_flags |= getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0)
             # The kernel calls its own server on a loopback address, not the certificate's name.
             context.check_hostname = False
             return http.client.HTTPSConnection(self._netloc, timeout=timeout, context=context)

@@ -18,10 +18,8 @@ def widgets_available() -> bool:
         import ipywidgets
     except ImportError:
         return False
-    return (
-        ipywidgets.__version__.split(".")[0].isdigit()
-        and int(ipywidgets.__version__.split(".")[0]) >= 8
-    )
+    major = ipywidgets.__version__.split(".")[0]
+    return major.isdigit() and int(major) >= 8
 
 
 def duration(seconds: float) -> str:
