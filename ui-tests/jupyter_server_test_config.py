@@ -24,15 +24,15 @@ for _name in ("root", "root/data", "state", "objects/bucket/datasets", "image"):
 (_tmp / "image/README").write_text("a small image\n")
 # Enough incompressible bytes that the save is seen in progress for about a second.
 (_tmp / "image/blob.bin").write_bytes(os.urandom(48 * 2**20))
-(_tmp / "root/jobs").mkdir()
-(_tmp / "root/jobs/train.py").write_text(
+(_tmp / "root/training").mkdir()
+(_tmp / "root/training/train.py").write_text(
     "import sys, time\n"
     "print('args', sys.argv[1:], flush=True)\n"
     "for step in range(600):\n"
     "    print(f'step {step} loss {1 / (step + 1):.4f}', flush=True)\n"
     "    time.sleep(0.1)\n"
 )
-(_tmp / "root/jobs/hello.py").write_text("print('hello from a job', flush=True)\n")
+(_tmp / "root/training/hello.py").write_text("print('hello from a job', flush=True)\n")
 
 c.ServerApp.root_dir = str(_tmp / "root")  # noqa: F821
 c.ServerApp.allow_root = True  # noqa: F821

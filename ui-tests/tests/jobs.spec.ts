@@ -7,7 +7,7 @@ test('a job submitted from the form streams logs and can be stopped', async ({
 }) => {
   // The script comes from the file browser's selection.
   await page.sidebar.openTab('filebrowser');
-  await page.filebrowser.openDirectory('jobs');
+  await page.filebrowser.openDirectory('training');
   await page.locator('.jp-DirListing-item', { hasText: 'train.py' }).click();
 
   const panel = await openPanel(page);
@@ -15,15 +15,13 @@ test('a job submitted from the form streams logs and can be stopped', async ({
   await jobs.locator('summary', { hasText: 'Submit a job' }).click();
   await jobs.locator('.jp-ModelArts-fromBrowser').click();
   await expect(jobs.locator('.jp-ModelArts-jobScript')).toHaveValue(
-    'jobs/train.py'
+    'training/train.py'
   );
   await expect(jobs.locator('.jp-ModelArts-jobName')).toHaveValue(/^train-/);
   await expect(jobs.locator('.jp-ModelArts-jobFlavor')).toHaveValue(
     'local.cpu'
   );
-  await expect(jobs.locator('.jp-ModelArts-jobEngine')).toHaveValue(
-    'local-python'
-  );
+  await expect(jobs.locator('.jp-ModelArts-jobEngine')).toHaveValue('python3');
   await jobs.locator('.jp-ModelArts-jobParameters').fill('lr 0.1');
   await expect(jobs.locator('.jp-ModelArts-jobParameters')).toHaveAttribute(
     'aria-invalid',
@@ -74,7 +72,7 @@ test('a notification appears when a job completes', async ({ page }) => {
   const panel = await openPanel(page);
   const jobs = panel.locator('.jp-ModelArts-section-jobs');
   await jobs.locator('summary', { hasText: 'Submit a job' }).click();
-  await jobs.locator('.jp-ModelArts-jobScript').fill('jobs/hello.py');
+  await jobs.locator('.jp-ModelArts-jobScript').fill('training/hello.py');
   await jobs.locator('.jp-ModelArts-jobName').fill('hello-job');
   await jobs.locator('.jp-ModelArts-jobSubmit').click();
 
