@@ -3,11 +3,11 @@
 Usage: python bench/kernel_side.py [-n 15] [--python PATH ...] [--install]
 
 For each base Python (default: pyenv's 3.8 and 3.13), a new venv holding only ipykernel stands
-for a kernel environment. Import time: the median of N runs of
-`import IPython, jupyter_modelarts.kernel` against `import IPython` alone (a kernel has IPython
-loaded already), the package reached the way the server lends it to kernels (a PYTHONPATH
-folder holding a link to it). --install builds the wheel and measures what
-`pip install <wheel>` adds to that venv on disk, against the ipykernel-only venv.
+for a kernel environment. Import time (python -X importtime, median of N runs): the kernel side
+imported after IPython (which a kernel has loaded already), next to IPython's own import as the
+baseline, the package reached the way the server lends it to kernels (a PYTHONPATH folder
+holding a link to it). --install builds the wheel and measures what `pip install <wheel>` adds
+to that venv on disk, against the ipykernel-only venv.
 """
 
 import argparse
@@ -17,7 +17,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from jupyter_modelarts import kernel_path  # noqa: E402
@@ -28,13 +27,19 @@ def pyenv_python(minor: str) -> str | None:
     return found[-1] if found else None
 
 
-def median_ms(argv: list[str], env: dict[str, str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+def import_ms(python: str, env: dict[str, str], runs: int) -> tuple[float, float]:
+    """Median import times (``-X importtime``, cumulative, top level) of IPython, and of the
+    kernel side imported after it, in ms; one warm-up run first writes the bytecode caches."""
+    argv = [python, "-X", "importtime", "-c", "import IPython, jupyter_modelarts.kernel"]
+    ipython, ours = [], []
+    for round_ in range(runs + 1):
+        stderr = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stderr
+        top = [line.split("|") for line in stderr.splitlines() if "| " in line]
+        top = [(int(c), name) for _, c, name in top if c.strip().isdigit() and name[1] != " "]
+        if round_:
+            ipython.append(sum(c for c, name in top if name.strip() == "IPython") / 1000)
+            ours.append(sum(c for c, n in top if n.strip().startswith("jupyter_modelarts")) / 1000)
+    return statistics.median(ipython), statistics.median(ours)
 
 
 def du_mib(path: str) -> float:
@@ -61,12 +66,8 @@ def kernel_venv(python: str, tmp: str) -> str:
 
 def import_times(python: str, runs: int, tmp: str) -> None:
     env = {**os.environ, "PYTHONPATH": kernel_path.prepare(tmp)}
-    bare = median_ms([python, "-c", "import IPython"], env, runs)
-    with_us = median_ms([python, "-c", "import IPython, jupyter_modelarts.kernel"], env, runs)
-    print(
-        f"{python}: `import IPython` {bare:.0f} ms; with the kernel side {with_us:.0f} ms "
-        f"(+{with_us - bare:.0f} ms)"
-    )
+    ipython, ours = import_ms(python, env, runs)
+    print(f"{python}: import IPython {ipython:.1f} ms; then the kernel side {ours:.1f} ms")
 
 
 def install_size(python: str, wheel: str) -> None:
