@@ -171,7 +171,8 @@ class ServerProcess:
     """One `python -m jupyter_server` with the extension, its log in a file.
 
     ``auth`` is "token", "password" (no token) or "none"; ``base_url`` as on JupyterHub;
-    ``sock`` serves on a Unix socket instead of a port; ``env`` adds to the server's environment.
+    ``sock`` serves on a Unix socket instead of a port; ``env`` adds to the server's environment
+    and ``config`` sections to its configuration.
     ``self.client`` is an httpx client of ``/jupyter-modelarts/`` logged in as a browser or API
     user would be in that mode.
     """
@@ -187,6 +188,7 @@ class ServerProcess:
         base_url="/",
         sock=None,
         env=None,
+        config=None,
     ):
         from jupyter_server.auth import passwd
 
@@ -212,6 +214,7 @@ class ServerProcess:
                 "hashed_password": passwd(PASSWORD) if auth == "password" else ""
             },
             "ModelArtsApp": ma_config,
+            **(config or {}),
         }
         SECRETS.update({TOKEN, PASSWORD})
         config_path = tmp_path / f"{name}_config.json"

@@ -242,3 +242,26 @@ def test_magics_work_in_a_jupyterhub_single_user_server(jupyterhub, ma_dirs):
         jupyterhub.delete(f"user/alice/api/kernels/{kernel_id}")
         jupyterhub.delete("hub/api/users/alice/server")
     assert "Traceback" not in jupyterhub.log()
+
+
+def test_magics_on_the_cloud_backend_submit_without_a_local_engine(
+    servers, ma_config, cloud_config, fake
+):
+    """ModelArts engines are images, not this kernel's Python: a cell's job takes the backend's
+    default engine, with no note about local interpreters."""
+    server = servers(
+        {**ma_config, "backend_class": "jupyter_modelarts.backends.modelarts.ModelArtsBackend"},
+        "cloud",
+        env={"HUAWEICLOUD_SDK_AK": fake.ak, "HUAWEICLOUD_SDK_SK": fake.sk},
+        config={"ModelArtsBackend": cloud_config},
+    )
+    kc = server.start_kernel()
+    try:
+        assert run(kc, "%load_ext jupyter_modelarts")["error"] is None
+        out = run(kc, "%%ma_train --no-wait --name cloud-cell\nprint('on ModelArts')\n")
+        assert out["error"] is None, out
+        assert "Submitted job" in out["stdout"] and "Note:" not in out["stderr"], out
+        job = server.call("GET", f"jobs/{value(kc, '_.id')}")
+        assert job["backend"] == "modelarts" and job["spec"]["engine"] is None
+    finally:
+        server.stop_kernel(kc)

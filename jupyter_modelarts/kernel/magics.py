@@ -228,19 +228,23 @@ class ModelArtsMagics(Magics):
         super().__init__(shell)
         self.client = client
         self._own_engine: str | None = None
-        self._own_engine_known = False
+        self._engines_run_here: bool | None = None  # False on a cloud backend
 
     def own_engine(self) -> str | None:
         """The engine that runs this kernel's own Python (so a job sees the packages the cell
         saw), when the backend offers one; else None (the backend's default)."""
-        if not self._own_engine_known:
+        if self._engines_run_here is None:
             here = os.path.abspath(sys.executable)
-            for engine in self.client.engines():
-                interpreter = engine.get("interpreter")
-                if interpreter and _same_interpreter(interpreter, here):
-                    self._own_engine = engine["id"]
-                    break
-            self._own_engine_known = True
+            engines = self.client.engines()
+            self._engines_run_here = any(e.get("interpreter") for e in engines)
+            self._own_engine = next(
+                (
+                    e["id"]
+                    for e in engines
+                    if e.get("interpreter") and _same_interpreter(e["interpreter"], here)
+                ),
+                None,
+            )
         return self._own_engine
 
     @line_magic
@@ -269,7 +273,7 @@ class ModelArtsMagics(Magics):
             "outputs": dict(args.output),
             "env": dict(args.env),
         }
-        if spec["engine"] is None and not args.image:
+        if spec["engine"] is None and not args.image and self._engines_run_here:
             print(
                 f"Note: this kernel's Python ({sys.executable}) is not among the backend's "
                 "engines; the job runs on its default (%ma_train engines lists them).",
