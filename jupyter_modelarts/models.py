@@ -575,6 +575,36 @@ class LogChunk(_Wire):
     complete: bool  # the task has ended and nothing is left past next_offset
 
 
+def _utf8_length(lead: int) -> int:
+    """Bytes of the UTF-8 character starting with ``lead`` (1 for a stray byte)."""
+    if 0xC0 <= lead < 0xE0:
+        return 2
+    if 0xE0 <= lead < 0xF0:
+        return 3
+    return 4 if 0xF0 <= lead < 0xF8 else 1
+
+
+def log_piece(data: bytes, limit: int, ended: bool) -> bytes:
+    """What a log reader gets of ``data`` (the bytes from its offset on, at least ``limit`` + 3
+    of them where there are): at most ``limit`` bytes ending on a character boundary, or, when
+    the first character alone is longer than ``limit``, that character, so every read makes
+    progress. A character still being written waits for its last bytes unless the log has
+    ``ended``."""
+    piece = data[:limit]
+    cut = len(piece)
+    for back in range(1, min(4, len(piece)) + 1):
+        byte = piece[-back]
+        if byte & 0xC0 == 0x80:
+            continue
+        if _utf8_length(byte) > back:
+            cut = len(piece) - back
+        break
+    if cut or not data:
+        return piece[:cut]
+    first = data[: _utf8_length(data[0])]
+    return first if len(first) == _utf8_length(data[0]) or ended else b""
+
+
 @dataclass
 class MetricSeries(_Wire):
     task: str

@@ -104,6 +104,23 @@ async def test_every_operation_end_to_end(api, fake, tmp_path):
     assert [j["id"] for j in (await api.get("jobs"))["jobs"]] == [job["id"]]
 
 
+async def test_log_reads_always_make_progress_through_multibyte_text(api):
+    text = "中文 🙂 é\n"
+    _, job = await api.call("POST", "jobs", {"name": "utf8", "code": f"print({text[:-1]!r})"})
+    job = await wait_job(api, job["id"])
+    offset, pieces = 0, []
+    for _ in range(len(text.encode()) + 1):
+        chunk = await api.get(
+            f"jobs/{job['id']}/logs", task="worker-0", offset=str(offset), limit="1"
+        )
+        pieces.append(chunk["content"])
+        if chunk["complete"]:
+            break
+        assert chunk["next_offset"] > offset, chunk
+        offset = chunk["next_offset"]
+    assert text in "".join(pieces)
+
+
 async def test_resubmit_uploads_only_changed_files(api, fake, tmp_path):
     code_dir = tmp_path / "p"
     code_dir.mkdir()

@@ -3,7 +3,10 @@
 import os
 import textwrap
 
+import pytest
+
 from conftest import pid_alive
+from jupyter_modelarts.models import log_piece
 
 FINAL = ("Completed", "Failed", "Terminated")
 
@@ -200,6 +203,33 @@ async def test_bad_specs_get_400_naming_the_field(api):
         "POST", "jobs", {"name": "j", "code": "x", "inputs": {"d": "obs://nobucket/x/"}}
     )
     assert code == 404 and error["field"] == "uri"
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5])
+async def test_log_reads_always_make_progress_through_multibyte_text(api, limit):
+    """limit=1 at a 3- or 4-byte character used to return next_offset unchanged forever."""
+    text = "中文 ok 🙂 é\n" * 3
+    _, job = await submit(api, code=f"print({text[:-1]!r})\n")
+    job = await wait_final(api, job["id"])
+    offset, pieces = 0, []
+    for _ in range(len(text.encode()) + 1):
+        chunk = await api.get(f"jobs/{job['id']}/logs", offset=str(offset), limit=str(limit))
+        pieces.append(chunk["content"])
+        if chunk["complete"]:
+            break
+        assert chunk["next_offset"] > offset, chunk
+        offset = chunk["next_offset"]
+    assert "".join(pieces) == text
+
+
+def test_log_piece_ends_on_characters_and_waits_for_an_unfinished_one():
+    three, four = "中".encode(), "🙂".encode()
+    assert log_piece(b"ab" + three, 3, ended=False) == b"ab"
+    assert log_piece(three + b"x", 1, ended=False) == three
+    assert log_piece(four, 2, ended=False) == four
+    assert log_piece(three[:2], 1, ended=False) == b""  # the writer has not finished it
+    assert log_piece(three[:2], 1, ended=True) == three[:2]  # it never will
+    assert log_piece(three[1:] + b"x", 1, ended=False) == three[1:2]  # a stray byte moves on
 
 
 async def test_logs_follow_by_offset_and_bad_queries(api):

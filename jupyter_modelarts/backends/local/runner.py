@@ -35,6 +35,7 @@ from ...models import (
     MetricSeries,
     NotFound,
     Task,
+    log_piece,
     now_ms,
     parse_obs_uri,
 )
@@ -553,21 +554,12 @@ class JobRunner:
             with open(path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 f.seek(min(offset, size))
-                data = f.read(limit)
+                data = f.read(limit + 3)  # enough to finish a character the limit cuts
         except FileNotFoundError:
             size, data = 0, b""
         start = min(offset, size)
-        # Never split a UTF-8 character across chunks: hand back the partial tail next time.
-        cut = len(data)
-        for back in range(1, min(4, len(data)) + 1):
-            byte = data[-back]
-            if byte & 0xC0 == 0x80:
-                continue
-            if byte >= 0xC0 and back < (2 if byte < 0xE0 else 3 if byte < 0xF0 else 4):
-                cut = len(data) - back
-            break
-        data = data[:cut]
         ended = next(t for t in job.tasks if t.name == task).phase.is_final
+        data = log_piece(data, limit, ended)
         next_offset = start + len(data)
         return LogChunk(
             task=task,

@@ -34,6 +34,7 @@ from ...models import (
     MountStatus,
     NotFound,
     Task,
+    log_piece,
     now_ms,
     parse_mount_path,
     parse_obs_uri,
@@ -855,16 +856,14 @@ class ModelArtsBackend(Backend):
         # The preview holds the log's last bytes: [first, full).
         first = full - len(blob)
         start = max(offset, first)
-        piece = blob[start - first : start - first + limit]
-        # Never split a UTF-8 character: drop a partial tail, it comes with the next read.
-        content = piece.decode("utf-8", errors="ignore")
-        end = start + len(content.encode())
+        piece = log_piece(blob[start - first :], limit, job.phase.is_final)
+        end = start + len(piece)
         return LogChunk(
             task=task,
             offset=start,
             next_offset=end,
             size=full,
-            content=content,
+            content=piece.decode("utf-8", errors="replace"),
             complete=job.phase.is_final and end >= full,
         )
 
