@@ -24,6 +24,7 @@ from .models import (
     JobPhase,
     JobSpec,
     ModelArtsError,
+    check_body,
     parse_lease_duration,
 )
 
@@ -67,13 +68,16 @@ class ModelArtsHandler(ExtensionHandlerMixin, APIHandler):
         return backend
 
     def json_body(self) -> dict[str, Any]:
-        """The body as a JSON object; anything else is a 400 naming ``body``."""
+        """The body as a JSON object of safe text; anything else is a 400 naming the field."""
         try:
             body = json.loads(self.request.body or b"null")
         except (UnicodeDecodeError, ValueError):
             raise InvalidRequest("the request body is not valid JSON", field="body") from None
+        except RecursionError:
+            raise InvalidRequest("the request body nests too deeply", field="body") from None
         if not isinstance(body, dict):
             raise InvalidRequest("the request body must be a JSON object", field="body")
+        check_body(body)
         return body
 
     def reply(self, payload: Any, status: int = 200) -> None:

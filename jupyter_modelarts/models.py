@@ -93,6 +93,41 @@ class BackendUnavailable(ModelArtsError):
     code = "ModelArts.Unavailable"
 
 
+#: How deep a request body may nest: ours nest three levels; far deeper is an attack or a bug.
+MAX_BODY_DEPTH = 32
+# What no path, environment entry, argument or file name can hold: NUL, and lone surrogates
+# (they cannot be encoded, so they would fail later, far from the request).
+_UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def check_body(value: Any, path: str = "", depth: int = 0) -> None:
+    """Refuse a parsed JSON body with NUL or lone surrogates in any key or string, or nested
+    deeper than MAX_BODY_DEPTH: a 400 naming the field (``env.A``, ``command[1]``)."""
+    if depth > MAX_BODY_DEPTH:
+        raise InvalidRequest(
+            f"the request body nests deeper than {MAX_BODY_DEPTH} levels", field=path or "body"
+        )
+    if isinstance(value, str):
+        if _UNSAFE_TEXT.search(value):
+            raise InvalidRequest(
+                f"{path or 'body'} contains a NUL character or an unpaired surrogate",
+                field=path or "body",
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else key
+            if _UNSAFE_TEXT.search(key):
+                raise InvalidRequest(
+                    f"a name in {path or 'the body'} contains a NUL character or an unpaired "
+                    "surrogate",
+                    field=path or "body",
+                )
+            check_body(item, inner, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_body(item, f"{path}[{index}]", depth + 1)
+
+
 def now_ms() -> int:
     """Wall-clock time as epoch milliseconds, the unit of every timestamp on the wire."""
     return int(time.time() * 1000)
