@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from conftest import fresh_backend
+
 FINAL = ("ACTIVE", "CREATE_FAILED")
 
 
@@ -71,3 +73,37 @@ async def test_bad_image_requests_get_400(api, body, field):
 async def test_unknown_image_is_404(api):
     code, error = await api.call("GET", "images/nope")
     assert code == 404 and error["field"] == "image_id"
+
+
+async def test_two_references_that_join_alike_never_share_an_archive(api):
+    """a_b:c and a:b_c were both written to a_b_c.oci.tar (issue 9, item 4)."""
+    first = await save(api, name="a_b", tag="c")
+    second = await save(api, name="a", tag="b_c")
+    assert first["status"] == second["status"] == "ACTIVE", (first, second)
+    assert first["location"] != second["location"]
+    for image in (first, second):
+        out = subprocess.run(
+            ["skopeo", "inspect", f"oci-archive:{image['location']}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        assert json.loads(out)["Digest"] == image["status_message"]
+
+
+async def test_start_up_removes_partial_files_of_saves_a_crash_cut_short(jp_serverapp, ma_dirs):
+    """kill -9 during a save left hidden *.layer.tmp files nothing removed (issue 9, item 4)."""
+    images = ma_dirs["state"] / "images" / "local" / "env"
+    images.mkdir(parents=True)
+    partial = [images / ".v1.oci.tar.k2j3.layer.tmp", images / ".v1.oci.tar.x9q1.tmp"]
+    for path in partial:
+        path.write_bytes(b"\0" * 1024)
+    kept = images / "v0.oci.tar"
+    kept.write_bytes(b"an archive a finished save wrote")
+    backend = fresh_backend(jp_serverapp)
+    await backend.start()
+    try:
+        assert not any(path.exists() for path in partial)
+        assert kept.exists()
+    finally:
+        await backend.close()

@@ -112,6 +112,7 @@ class LocalBackend(Backend):
         self.lease.start()
         await self._resume_mounts()
         self._fail_interrupted_images()
+        await asyncio.to_thread(self._remove_partial_image_files)
         await self.jobs.start()
 
     async def close(self) -> None:
@@ -290,8 +291,9 @@ class LocalBackend(Backend):
             namespace=request.namespace,
             description=request.description,
             status=ImageStatus.INIT,
+            # One folder per name: a name can't hold '/', so no two references share a file.
             location=os.path.join(
-                self.images_dir, request.namespace, f"{request.name}_{request.tag}.oci.tar"
+                self.images_dir, request.namespace, request.name, f"{request.tag}.oci.tar"
             ),
         )
         self._save_image(image)
@@ -343,6 +345,20 @@ class LocalBackend(Backend):
             image.bytes_done = image.bytes_total
         self._image_progress.pop(image_id, None)
         self._save_image(image)
+
+    def _remove_partial_image_files(self) -> None:
+        """Delete what saves cut short by a crash left behind (the writer's hidden .tmp files):
+        at start-up no save of this state folder is running."""
+        for folder, _, files in os.walk(self.images_dir):
+            for name in files:
+                if name.startswith(".") and name.endswith(".tmp"):
+                    path = os.path.join(folder, name)
+                    try:
+                        os.unlink(path)
+                    except OSError as err:
+                        self.log.warning("could not remove a partial image file: %s", err)
+                    else:
+                        self.log.info("removed a partial image file: %s", path)
 
     def _fail_interrupted_images(self) -> None:
         for data in self.store.list("image"):
