@@ -332,7 +332,8 @@ def parse_mount_path(value: Any, field_name: str = "mount_path") -> str:
             f"{field_name} must be a sub-folder of /data/, not /data/ itself", field=field_name
         )
     _check_segments(rest.split("/"), field_name, field_name)
-    return value
+    # One spelling per folder ('/data/a//' is '/data/a/'), so overlap checks compare like with like.
+    return f"/data/{rest}/"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -87,3 +87,15 @@ async def test_unknown_mount_is_404(api):
     for method in ("GET", "DELETE"):
         code, error = await api.call(method, "mounts/nope")
         assert code == 404 and error["field"] == "mount_id"
+
+
+async def test_mount_paths_are_normalised_before_the_overlap_check(api, ma_dirs):
+    """'/data/ov//' and then '/data/ov/inner/' both mounted (issue 9, item 6)."""
+    (ma_dirs["objects"] / "bucket" / "a").mkdir()
+    first = await mount(api, uri="obs://bucket/a/", path="/data/ov//")
+    assert first["status"] == "MOUNTED" and first["mount_path"] == "/data/ov/", first
+    for nested in ("/data/ov/inner/", "/data/ov///", "/data/ov/"):
+        code, error = await api.call(
+            "POST", "mounts", {"uri": "obs://bucket/a/", "mount_path": nested}
+        )
+        assert code == 400 and error["field"] == "mount_path", (nested, code, error)
