@@ -69,6 +69,11 @@ def _machine_flavor() -> Flavor:
     )
 
 
+def _reason(err: Exception) -> str:
+    """What a record says of an unforeseen error (the log has its traceback)."""
+    return f"internal error: {type(err).__name__}: {err}"
+
+
 class LocalBackend(Backend):
     """The embedded default: no cloud account, no Docker, every operation has a real effect.
 
@@ -213,6 +218,9 @@ class LocalBackend(Backend):
         except (OSError, NotFound, InvalidRequest) as err:
             mount.status, mount.failure_reason = MountStatus.MOUNT_FAILED, str(err)
             self.log.warning("mount %s at %s failed: %s", mount.uri, mount.mount_path, err)
+        except Exception as err:  # unforeseen: still a final state, and the traceback logged
+            mount.status, mount.failure_reason = MountStatus.MOUNT_FAILED, _reason(err)
+            self.log.exception("mount %s at %s failed", mount.uri, mount.mount_path)
         self._save_mount(mount)
 
     async def delete_mount(self, mount_id: str) -> Mount:
@@ -238,18 +246,28 @@ class LocalBackend(Backend):
             mount.status, mount.failure_reason = MountStatus.UNMOUNT_FAILED, str(err)
             self._save_mount(mount)
             return
+        except Exception as err:  # unforeseen: still a final state, and the traceback logged
+            self.log.exception("unmounting %s failed", mount.mount_path)
+            mount.status, mount.failure_reason = MountStatus.UNMOUNT_FAILED, _reason(err)
+            self._save_mount(mount)
+            return
         self.store.delete("mount", mount_id)
 
     async def _resume_mounts(self) -> None:
-        """Finish what a restart interrupted, and re-link mounts whose link went missing."""
-        for mount in await self.list_mounts():
-            link = self.data.local_path(mount.mount_path)
-            if mount.status is MountStatus.UNMOUNTING:
-                await self._detach(mount.id)
-            elif mount.status is MountStatus.MOUNTING or (
-                mount.status is MountStatus.MOUNTED and not os.path.islink(link)
-            ):
-                await self._attach(mount.id)
+        """Finish what a restart interrupted, and re-link mounts whose link went missing; each
+        record on its own, so one that can't be read stops none of the others."""
+        for data in self.store.list("mount"):
+            try:
+                mount = Mount.from_record(data)
+                link = self.data.local_path(mount.mount_path)
+                if mount.status is MountStatus.UNMOUNTING:
+                    await self._detach(mount.id)
+                elif mount.status is MountStatus.MOUNTING or (
+                    mount.status is MountStatus.MOUNTED and not os.path.islink(link)
+                ):
+                    await self._attach(mount.id)
+            except Exception:
+                self.log.exception("could not recover mount record %s", data.get("id"))
 
     # -- images ------------------------------------------------------------------------------
 
@@ -339,6 +357,9 @@ class LocalBackend(Backend):
             self.log.warning(
                 "image %s/%s:%s failed: %s", image.namespace, image.name, image.tag, err
             )
+        except Exception as err:  # unforeseen: still a final state, and the traceback logged
+            image.status, image.status_message = ImageStatus.CREATE_FAILED, _reason(err)
+            self.log.exception("image %s/%s:%s failed", image.namespace, image.name, image.tag)
         else:
             image.status, image.status_message = ImageStatus.ACTIVE, info.manifest_digest
             image.size_bytes = info.archive_bytes
@@ -362,11 +383,14 @@ class LocalBackend(Backend):
 
     def _fail_interrupted_images(self) -> None:
         for data in self.store.list("image"):
-            image = ImageSnapshot.from_record(data)
-            if image.status in (ImageStatus.INIT, ImageStatus.CREATING):
-                image.status = ImageStatus.CREATE_FAILED
-                image.status_message = "the server stopped while the image was being written"
-                self._save_image(image)
+            try:
+                image = ImageSnapshot.from_record(data)
+                if image.status in (ImageStatus.INIT, ImageStatus.CREATING):
+                    image.status = ImageStatus.CREATE_FAILED
+                    image.status_message = "the server stopped while the image was being written"
+                    self._save_image(image)
+            except Exception:
+                self.log.exception("could not recover image record %s", data.get("id"))
 
     # -- jobs --------------------------------------------------------------------------------
 

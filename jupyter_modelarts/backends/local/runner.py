@@ -182,27 +182,48 @@ class JobRunner:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Follow again what ran before a restart; settle what ended while the server was away."""
+        """Follow again what ran before a restart; settle what ended while the server was away.
+
+        Each record on its own: one that can't be recovered is failed with the reason (or left
+        to the log when even that fails) and stops none of the others; the runner always starts.
+        """
         for data in self._local_jobs(JobPhase.CREATING, JobPhase.RUNNING, JobPhase.TERMINATING):
-            job, runtime = self._load(data["id"])
-            if job.phase is JobPhase.CREATING:
-                job.phase, job.ended_at = JobPhase.FAILED, now_ms()
-                job.message = (
-                    "the server stopped while the code was being snapshotted; submit again"
-                )
-                self._save(job, runtime)
-                continue
-            if job.phase in (JobPhase.RUNNING, JobPhase.TERMINATING):
-                for run in self._task_runs(job, runtime):
-                    if (
-                        run.recorded_exit() is None
-                        and run.pid
-                        and _process_alive(run.pid, run.create_time or 0)
-                    ):
-                        self._watch(job.id, run)
-                await self._settle(job.id)
-        await self._start_pending()
-        self._sampler = asyncio.create_task(self._sample_forever())
+            try:
+                await self._recover(data["id"])
+            except Exception as err:
+                self.log.exception("could not recover job record %s", data.get("id"))
+                self._fail_record(data, f"could not be followed after a restart: {err!r}")
+        try:
+            await self._start_pending()
+        finally:
+            self._sampler = asyncio.create_task(self._sample_forever())
+
+    async def _recover(self, job_id: str) -> None:
+        job, runtime = self._load(job_id)
+        if job.phase is JobPhase.CREATING:
+            job.phase, job.ended_at = JobPhase.FAILED, now_ms()
+            job.message = "the server stopped while the code was being snapshotted; submit again"
+            self._save(job, runtime)
+            return
+        for run in self._task_runs(job, runtime):
+            if (
+                run.recorded_exit() is None
+                and run.pid
+                and _process_alive(run.pid, run.create_time or 0)
+            ):
+                self._watch(job.id, run)
+        await self._settle(job.id)
+
+    def _fail_record(self, data: dict[str, Any], reason: str) -> None:
+        """Give a record that can't be read as a Job its final state, straight in the store."""
+        try:
+            self.store.put(
+                "job",
+                data["id"],
+                {**data, "phase": JobPhase.FAILED.value, "message": reason, "ended_at": now_ms()},
+            )
+        except Exception:
+            self.log.exception("could not fail job record %s", data.get("id"))
 
     async def close(self) -> None:
         for task in [self._sampler, *self._background]:
