@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import MutableMapping
 
 #: Every folder this module puts on PYTHONPATH ends with this name, so it can be taken out again.
 MARKER = "jupyter_modelarts-kernel-path"
@@ -29,13 +30,20 @@ def prepare(parent: str) -> str:
     return folder
 
 
+def _user_entries(pythonpath: str | None) -> list[str]:
+    return [e for e in (pythonpath or "").split(os.pathsep) if e and MARKER not in e]
+
+
 def with_entry(pythonpath: str | None, folder: str) -> str:
     """``pythonpath`` with ``folder`` appended (the user's own entries keep precedence)."""
-    entries = [e for e in (pythonpath or "").split(os.pathsep) if e and MARKER not in e]
-    return os.pathsep.join([*entries, folder])
+    return os.pathsep.join([*_user_entries(pythonpath), folder])
 
 
-def without_entry(pythonpath: str | None) -> str | None:
-    """``pythonpath`` as the user had it: our entries removed; None when nothing is left."""
-    entries = [e for e in (pythonpath or "").split(os.pathsep) if e and MARKER not in e]
-    return os.pathsep.join(entries) or None
+def remove_entry(environ: MutableMapping[str, str]) -> None:
+    """Give ``environ`` the PYTHONPATH the user had: our entries out, the variable gone when
+    nothing is left."""
+    entries = _user_entries(environ.get("PYTHONPATH"))
+    if entries:
+        environ["PYTHONPATH"] = os.pathsep.join(entries)
+    else:
+        environ.pop("PYTHONPATH", None)

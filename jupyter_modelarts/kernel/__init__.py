@@ -26,9 +26,5 @@ def load_ipython_extension(ipython) -> None:
     # The kernel's own child processes (!pip, subprocess) need neither our key nor our path.
     for name in _published:
         os.environ.pop(name, None)
-    pythonpath = kernel_path.without_entry(os.environ.get("PYTHONPATH"))
-    if pythonpath is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = pythonpath
+    kernel_path.remove_entry(os.environ)
     ipython.register_magics(ModelArtsMagics(ipython, client=client))

@@ -24,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from ...kernel_path import without_entry
+from ...kernel_path import remove_entry
 from ...models import (
     Conflict,
     Job,
@@ -303,9 +303,7 @@ class JobRunner:
     def _task_env(self, job: Job, index: int, port: int, task_dir: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not _private_env(k)}
         # The server appends its kernels' folder to PYTHONPATH; a job gets the user's own.
-        pythonpath = without_entry(env.pop("PYTHONPATH", None))
-        if pythonpath is not None:
-            env["PYTHONPATH"] = pythonpath
+        remove_entry(env)
         nodes = job.spec.nodes
         job_dir = self._job_dir(job.id)
         env.update(job.spec.env)
