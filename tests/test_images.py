@@ -1,14 +1,37 @@
 """Saving the instance as an image on the local backend, checked with skopeo (not our reader)."""
 
+import asyncio
 import json
+import os
 import shutil
 import subprocess
+import threading
+import types
 
 import pytest
 
 from conftest import fresh_backend
+from jupyter_modelarts.backends.local import IMAGE_SAVES_AT_ONCE
+from jupyter_modelarts.backends.local import image as oci
+from jupyter_modelarts.models import ImageRequest, ImageStatus
 
 FINAL = ("ACTIVE", "CREATE_FAILED")
+
+
+@pytest.fixture
+def held_writes(monkeypatch):
+    """Image saves block on entering write_oci_archive until ``release`` is set."""
+    gate = types.SimpleNamespace(entered=threading.Event(), release=threading.Event())
+    write = oci.write_oci_archive
+
+    def held(*args, **kwargs):
+        gate.entered.set()
+        gate.release.wait()
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(oci, "write_oci_archive", held)
+    yield gate
+    gate.release.set()
 
 
 async def save(api, **body):
@@ -43,7 +66,7 @@ async def test_save_image_to_active_and_skopeo_reads_it(api, ma_dirs):
 
 async def test_image_over_the_size_cap_fails_before_writing(api, jp_serverapp, ma_dirs):
     app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_modelarts"]))
-    app.image_size_limit = 10
+    app.backend.image_size_limit = 10
     image = await save(api, name="big", tag="v1")
     assert image["status"] == "CREATE_FAILED"
     assert "greater than the threshold" in image["status_message"]
@@ -107,3 +130,48 @@ async def test_start_up_removes_partial_files_of_saves_a_crash_cut_short(jp_serv
         assert kept.exists()
     finally:
         await backend.close()
+
+
+async def test_saves_beyond_the_pool_wait_queued_and_a_submit_still_answers(api, held_writes):
+    """Seven saves took every thread of the loop's executor: a submit then waited 24-42 s
+    (issue 9, item 3). Saves now run in their own bounded pool; the rest wait, queued."""
+    count = min(32, (os.cpu_count() or 1) + 4) + 1  # more than the default executor's threads
+    for i in range(count):
+        await api.call("POST", "images", {"name": f"env{i}", "tag": "v1"}, expect=202)
+
+    def held(body):
+        writing = [i for i in body["images"] if i["status"] == "CREATING"]
+        queued = [
+            i
+            for i in body["images"]
+            if i["status"] == "INIT" and (i["status_message"] or "").startswith("queued")
+        ]
+        return len(writing) == IMAGE_SAVES_AT_ONCE and len(queued) == count - len(writing)
+
+    await api.wait_for("images", held)
+    _, job = await api.call("POST", "jobs", {"name": "beside-saves", "code": "1"}, expect=201)
+    assert (await api.get(f"jobs/{job['id']}"))["name"] == "beside-saves"
+    # The submit went through while every save was still held.
+    assert held(await api.get("images"))
+    held_writes.release.set()
+    images = await api.wait_for(
+        "images", lambda body: all(i["status"] in FINAL for i in body["images"]), timeout=60
+    )
+    assert {i["status"] for i in images["images"]} == {"ACTIVE"}, images
+
+
+async def test_stopping_mid_save_fails_it_and_leaves_no_file(jp_serverapp, held_writes):
+    """close() ends a save in CREATE_FAILED, does not wait for its thread, and the thread stops
+    without leaving a file."""
+    backend = fresh_backend(jp_serverapp)
+    await backend.start()
+    image = await backend.save_image(ImageRequest(name="env", tag="v1", namespace="local"))
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, held_writes.entered.wait, 30)
+    await backend.close()  # returns while the writer is still held
+    stopped = await backend.get_image(image.id)
+    assert stopped.status is ImageStatus.CREATE_FAILED
+    assert "server stopped" in stopped.status_message
+    held_writes.release.set()
+    backend._image_threads.shutdown(wait=True)
+    assert os.listdir(os.path.dirname(image.location)) == []
