@@ -32,7 +32,7 @@ async def full_log(api, job_id, task):
         offset = chunk["next_offset"]
 
 
-async def test_every_operation_end_to_end(api, fake, tmp_path):
+async def test_every_operation_end_to_end(api, fake, jp_root_dir):
     instance = await api.get("instance")
     assert instance["backend"] == "modelarts" and instance["id"] == fake.instance_id
     assert instance["status"] == "RUNNING"
@@ -56,7 +56,7 @@ async def test_every_operation_end_to_end(api, fake, tmp_path):
     image = await api.wait_for(f"images/{image['id']}", lambda i: i["status"] == "ACTIVE")
     assert image["location"]
 
-    code_dir = tmp_path / "project"
+    code_dir = jp_root_dir / "project"
     code_dir.mkdir()
     (code_dir / "helper.py").write_text("GREETING = 'hi from OBS'\n")
     (code_dir / "train.py").write_text(
@@ -121,8 +121,8 @@ async def test_log_reads_always_make_progress_through_multibyte_text(api):
     assert text in "".join(pieces)
 
 
-async def test_resubmit_uploads_only_changed_files(api, fake, tmp_path):
-    code_dir = tmp_path / "p"
+async def test_resubmit_uploads_only_changed_files(api, fake, jp_root_dir):
+    code_dir = jp_root_dir / "p"
     code_dir.mkdir()
     for i in range(5):
         (code_dir / f"m{i}.py").write_text(f"X = {i}\n")

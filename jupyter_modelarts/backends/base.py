@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 
-from traitlets import MetaHasTraits
+from traitlets import MetaHasTraits, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..models import (
@@ -38,6 +38,16 @@ class Backend(LoggingConfigurable, metaclass=_BackendMeta):
 
     #: Short name shown to users and recorded on jobs ("local", "modelarts").
     name = "abstract"
+
+    code_root = Unicode(
+        config=True,
+        help="""Folder a job's code_dir must lie in, symlinks resolved: a job never takes code
+        from elsewhere (the home folder, /etc). Default: the server's root_dir.""",
+    )
+
+    @default("code_root")
+    def _default_code_root(self) -> str:
+        return self.root_dir
 
     def __init__(
         self,

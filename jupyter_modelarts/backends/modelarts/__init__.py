@@ -41,7 +41,7 @@ from ...models import (
 )
 from .. import in_modelarts_notebook
 from ..base import Backend
-from ..snapshot import INLINE_BOOT_FILE, resolve_code
+from ..snapshot import INLINE_BOOT_FILE, in_snapshot_pool, resolve_code
 from .auth import CredentialChain, ModelArtsAuth
 from .client import ModelArtsClient, SharedPoll, UncertainOutcome
 from .obs import ObsClient, upload_dir
@@ -620,7 +620,7 @@ class ModelArtsBackend(Backend):
 
     async def _upload_code(self, spec: JobSpec, bucket: str, prefix: str) -> str | None:
         """Upload the code dir snapshot (and the inline boot file); returns the boot file name."""
-        code_dir, files = await asyncio.to_thread(resolve_code, spec, self.root_dir)
+        code_dir, plan = await in_snapshot_pool(resolve_code, spec, self.root_dir, self.code_root)
         code = parse_obs_uri(f"obs://{bucket}/{prefix}code/")
         if code_dir:
             started = time.monotonic()
@@ -631,7 +631,15 @@ class ModelArtsBackend(Backend):
                         "uploading %s: %d/%d files, %d/%d bytes", spec.name, done, total, sent, size
                     )
 
-            result = await upload_dir(self.obs, code_dir, files, code, progress=progress)
+            # OBS has no links: one inside the code dir arrives as the content it points to.
+            result = await upload_dir(
+                self.obs,
+                code_dir,
+                list(plan.uploads),
+                code,
+                sources=plan.uploads,
+                progress=progress,
+            )
             self.log.info(
                 "code of %s: %d files uploaded, %d unchanged",
                 spec.name,

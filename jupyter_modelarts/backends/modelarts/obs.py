@@ -316,16 +316,22 @@ async def upload_dir(
     files: list[str],
     dest: ObsUri,
     *,
+    sources: Mapping[str, str] | None = None,
     progress: Callable[[int, int, int, int], None] | None = None,
     concurrency: int = 4,
 ) -> UploadResult:
-    """Upload ``local_dir/<rel>`` to ``dest.key + rel`` for each rel, skipping unchanged files."""
+    """Upload ``local_dir/<rel>`` to ``dest.key + rel`` for each rel, skipping unchanged files;
+    ``sources`` names another file of ``local_dir`` to read for a rel (a symlink's target)."""
+    sources = sources or {}
     for rel in files:
         parts = rel.split("/")
         if rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
             raise InvalidRequest(f"{rel!r} is not a relative path inside {local_dir}")
     sizes = await asyncio.to_thread(
-        lambda: [os.path.getsize(os.path.join(local_dir, *rel.split("/"))) for rel in files]
+        lambda: [
+            os.path.getsize(os.path.join(local_dir, *sources.get(rel, rel).split("/")))
+            for rel in files
+        ]
     )
     total_bytes = sum(sizes)
     remote = await obs.list_objects(dest.bucket, dest.key)
@@ -338,7 +344,8 @@ async def upload_dir(
         nonlocal done, skipped, uploaded, bytes_done, bytes_uploaded
         key = dest.key + rel
         async with semaphore:
-            data, md5 = await asyncio.to_thread(_read, os.path.join(local_dir, *rel.split("/")))
+            source = os.path.join(local_dir, *sources.get(rel, rel).split("/"))
+            data, md5 = await asyncio.to_thread(_read, source)
             if remote.get(key) == md5:
                 skipped += 1
             else:
