@@ -108,8 +108,8 @@ async def test_stop_escalates_to_sigkill_after_the_grace_period(api):
     assert job["phase"] == "Terminated"
 
 
-async def test_code_dir_snapshot_inputs_outputs(api, ma_dirs, tmp_path):
-    code_dir = tmp_path / "project"
+async def test_code_dir_snapshot_inputs_outputs(api, ma_dirs, jp_root_dir):
+    code_dir = jp_root_dir / "project"
     (code_dir / "pkg").mkdir(parents=True)
     (code_dir / "pkg" / "helper.py").write_text("VALUE = 42\n")
     (code_dir / ".git").mkdir()
@@ -155,21 +155,21 @@ async def test_command_job(api):
     assert "from-shell 0" in log
 
 
-async def test_snapshot_limits_are_400_naming_the_limit(api, tmp_path):
-    many = tmp_path / "many"
+async def test_snapshot_limits_are_400_naming_the_limit(api, jp_root_dir):
+    many = jp_root_dir / "many"
     many.mkdir()
     for i in range(1001):
         (many / f"f{i}.py").write_text("")
     code, error = await submit(api, expect=400, code_dir=str(many), code="print(1)")
     assert error["field"] == "code_dir" and "1000 files" in error["message"]
-    big = tmp_path / "big"
+    big = jp_root_dir / "big"
     big.mkdir()
     with open(big / "weights.bin", "wb") as f:  # sparse: 5 GB + 1 byte without using the disk
         f.truncate(5 * 1024**3 + 1)
     code, error = await submit(api, expect=400, code_dir=str(big), code="print(1)")
     assert error["field"] == "code_dir" and "5 GB" in error["message"]
     # Excluded folders do not count towards the limit.
-    ok = tmp_path / "ok"
+    ok = jp_root_dir / "ok"
     (ok / "__pycache__").mkdir(parents=True)
     (ok / "venv").mkdir()
     (ok / "venv" / "pyvenv.cfg").write_text("home = /usr\n")

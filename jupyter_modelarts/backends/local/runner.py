@@ -3,12 +3,15 @@
 Each task runs under a tiny ``/bin/sh`` wrapper that writes the task's exit status to a file when
 it ends, so the real outcome is known even if the server was dead at that moment. The server
 learns of an exit through a pidfd (no polling), and re-attaches to live tasks after a restart.
+What a task leaves running in its process group dies with it, and a stop's SIGKILL deadline is
+kept in the job's record, so neither depends on the server staying up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -18,9 +21,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import psutil
 
@@ -40,8 +45,9 @@ from ...models import (
     parse_obs_uri,
 )
 from ...store import Store
-from ..snapshot import INLINE_BOOT_FILE, resolve_code
+from ..snapshot import INLINE_BOOT_FILE, in_snapshot_pool, resolve_code
 from .objects import ObjectStore
+from .snapshots import CodeStore, code_store
 
 # The wrapper ignores TERM/INT/HUP only for itself (a trap with a command is reset in children), so
 # a stop reaches the user's process and the wrapper still records how it ended. The file is read
@@ -56,6 +62,21 @@ _PRIVATE_ENV_PREFIXES = (
     "JUPYTER_PASSWORD",
 )
 _METRIC_POINTS_KEPT = 720
+_Point = tuple[int, float, float]  # a metrics point: epoch ms, CPU % of a core, RSS MiB
+# A sampler line is about 50 bytes: a tail this long holds the points kept, read in one go.
+_METRIC_TAIL_BYTES = _METRIC_POINTS_KEPT * 128
+# Tails kept parsed (a job view asks every few seconds; an ended job's file no longer changes).
+_METRIC_TAILS_CACHED = 16
+
+# Off the event loop, in pools of their own so they never queue behind image saves or snapshots:
+# process scans, signals and metrics reads (short), and output copies (long, not to hold those up).
+_SCAN_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ma-job-scan")
+_COPY_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ma-job-copy")
+T = TypeVar("T")
+
+
+async def _in_pool(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args))
 
 
 def _private_env(name: str) -> bool:
@@ -64,11 +85,9 @@ def _private_env(name: str) -> bool:
     return upper.startswith(_PRIVATE_ENV_PREFIXES) or "TOKEN" in upper
 
 
-def _copy_snapshot(code_dir: str, files: list[str], dest: str) -> None:
-    for rel in files:
-        target = os.path.join(dest, rel)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy2(os.path.join(code_dir, rel), target)
+def _code_store(jobs_dir: str) -> CodeStore:
+    """The state folder's store of job code (see snapshots.py)."""
+    return code_store(os.path.join(os.path.dirname(jobs_dir), "code-store"))
 
 
 def _free_port() -> int:
@@ -88,6 +107,16 @@ def _process_alive(pid: int, create_time: float) -> bool:
         return False
 
 
+def _same_process(pid: int, create_time: float | None) -> bool:
+    """True while ``pid`` is the process we started, running or a zombie not yet reaped."""
+    try:
+        return (
+            create_time is not None and abs(psutil.Process(pid).create_time() - create_time) < 0.05
+        )
+    except psutil.Error:
+        return False
+
+
 @dataclass
 class _TaskRun:
     """What the server holds for a task while it runs (rebuilt after a restart)."""
@@ -98,6 +127,10 @@ class _TaskRun:
     create_time: float | None = None
     popen: subprocess.Popen | None = None
     cpu_prev: tuple[float, float] | None = None
+    # The last metrics points; a run rebuilt after a restart takes the file's tail once first
+    # (history_read).
+    points: deque[_Point] = field(default_factory=lambda: deque(maxlen=_METRIC_POINTS_KEPT))
+    history_read: bool = False
 
     @property
     def exit_file(self) -> str:
@@ -107,12 +140,69 @@ class _TaskRun:
     def log_file(self) -> str:
         return os.path.join(self.dir, "log")
 
+    @property
+    def metrics_file(self) -> str:
+        return os.path.join(self.dir, "metrics.jsonl")
+
     def recorded_exit(self) -> int | None:
         try:
             with open(self.exit_file) as f:
                 return int(f.read().strip())
         except (OSError, ValueError):
             return None
+
+
+def _leftovers(run: _TaskRun) -> list[psutil.Process]:
+    """The processes left in a task's group once its wrapper is gone and its pid free again. The
+    group's number may belong to someone else by now, so a process counts only if it started
+    after the task and carries the task's own MA_LOG_DIR."""
+    found = []
+    for pid in psutil.pids():
+        try:
+            if os.getpgid(pid) != run.pid:
+                continue
+            proc = psutil.Process(pid)
+            if (
+                proc.create_time() >= (run.create_time or 0) - 0.05
+                and proc.environ().get("MA_LOG_DIR") == run.dir
+            ):
+                found.append(proc)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+def _signal_tasks(runs: list[_TaskRun], sig: int) -> None:
+    """Signal every process of each task, also those left once its wrapper has exited."""
+    for run in runs:
+        if not run.pid:
+            continue
+        if _same_process(run.pid, run.create_time):
+            # The wrapper, even a zombie, holds its pid: the group of that number is the task's.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(run.pid, sig)
+            continue
+        for proc in _leftovers(run):
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(sig)
+
+
+def _tail_points(path: str) -> list[_Point]:
+    """The last points of a metrics file, reading no more than its tail."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            start = max(0, size - _METRIC_TAIL_BYTES)
+            f.seek(start)
+            lines = f.read(size - start).split(b"\n")
+    except FileNotFoundError:
+        return []
+    points = []
+    for line in lines[1:] if start else lines:  # the first line of a tail may be cut
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            point = json.loads(line)
+            points.append((point["t"], point["cpu"], point["mem"]))
+    return points[-_METRIC_POINTS_KEPT:]
 
 
 class JobRunner:
@@ -143,6 +233,9 @@ class JobRunner:
         self._sampler: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
         self._pidfds: dict[int, int] = {}  # pid -> pidfd of each task being watched
+        self._finishing: set[str] = set()  # jobs whose outputs are being copied
+        # metrics file -> ((size, mtime), its last points), least recently read first
+        self._tails: OrderedDict[str, tuple[tuple[int, int], list[_Point]]] = OrderedDict()
         os.makedirs(jobs_dir, exist_ok=True)
 
     # -- records ---------------------------------------------------------------------------
@@ -189,7 +282,7 @@ class JobRunner:
         """
         for data in self._local_jobs(JobPhase.CREATING, JobPhase.RUNNING, JobPhase.TERMINATING):
             try:
-                await self._recover(data["id"])
+                self._recover(data["id"])
             except Exception as err:
                 self.log.exception("could not recover job record %s", data.get("id"))
                 self._fail_record(data, f"could not be followed after a restart: {err!r}")
@@ -198,21 +291,34 @@ class JobRunner:
         finally:
             self._sampler = asyncio.create_task(self._sample_forever())
 
-    async def _recover(self, job_id: str) -> None:
+    def _recover(self, job_id: str) -> None:
+        """Bring one record up to date, without waiting on anything: the API never shows a job
+        as it was before the restart (the slow parts, such as an output copy, go on behind)."""
         job, runtime = self._load(job_id)
         if job.phase is JobPhase.CREATING:
             job.phase, job.ended_at = JobPhase.FAILED, now_ms()
             job.message = "the server stopped while the code was being snapshotted; submit again"
             self._save(job, runtime)
             return
-        for run in self._task_runs(job, runtime):
+        ended = []
+        for task, run in zip(job.tasks, self._task_runs(job, runtime)):
             if (
                 run.recorded_exit() is None
                 and run.pid
                 and _process_alive(run.pid, run.create_time or 0)
             ):
                 self._watch(job.id, run)
-        await self._settle(job.id)
+            elif not task.phase.is_final:
+                ended.append(run)
+        if ended:  # tasks that ended while no server watched: what they left running goes now
+            self._spawn(_in_pool(_SCAN_POOL, _signal_tasks, ended, signal.SIGKILL))
+        kill_at = runtime.get("kill_at")
+        if kill_at is None and (job.phase is JobPhase.TERMINATING or runtime.get("failed_task")):
+            kill_at = time.time() + self.stop_grace_s  # stopped before deadlines were recorded
+        if kill_at is not None:
+            self._spawn(self._kill_at(job_id, kill_at))
+        # Also finishes a job whose outputs were being copied: the copy is done again.
+        self._settle(job.id)
 
     def _fail_record(self, data: dict[str, Any], reason: str) -> None:
         """Give a record that can't be read as a Job its final state, straight in the store."""
@@ -247,9 +353,11 @@ class JobRunner:
             for k, v in spec.inputs.items()
         }
 
-    async def submit(self, spec: JobSpec, root_dir: str, python: str | None = None) -> Job:
+    async def submit(
+        self, spec: JobSpec, root_dir: str, python: str | None = None, code_root: str | None = None
+    ) -> Job:
         """Snapshot and queue a job; ``python`` runs its ``code`` or ``boot_file``."""
-        code_dir, files = await asyncio.to_thread(resolve_code, spec, root_dir)
+        code_dir, plan = await in_snapshot_pool(resolve_code, spec, root_dir, code_root or root_dir)
         input_paths = self._input_paths(spec)
         job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         job = Job(
@@ -267,13 +375,31 @@ class JobRunner:
         try:
             os.makedirs(code_dest)
             if code_dir:
-                await asyncio.to_thread(_copy_snapshot, code_dir, files, code_dest)
+                await _code_store(self.jobs_dir).snapshot(plan, code_dest)
             if spec.code is not None:
                 with open(os.path.join(code_dest, INLINE_BOOT_FILE), "w") as f:
                     f.write(spec.code)
         except OSError as err:
-            job.phase, job.ended_at = JobPhase.FAILED, now_ms()
-            job.message = f"could not snapshot the code: {err}"
+            failure: str | None = f"could not snapshot the code: {err}"
+        except Exception as err:  # unforeseen: still a final state, and the traceback logged
+            self.log.exception("could not snapshot the code of job %s", job_id)
+            failure = f"could not snapshot the code: internal error: {type(err).__name__}: {err}"
+        else:
+            failure = None
+        # A stop, or a stop and a delete, may have come during the snapshot: they hold.
+        try:
+            job, runtime = self._load(job_id)
+        except NotFound:
+            await asyncio.to_thread(shutil.rmtree, self._job_dir(job_id), True)
+            raise NotFound(
+                f"job {job_id} was deleted while its code was being snapshotted", field="job_id"
+            ) from None
+        if job.phase is not JobPhase.CREATING:
+            return job
+        if failure is not None:
+            job.phase, job.ended_at, job.message = JobPhase.FAILED, now_ms(), failure
+            for task in job.tasks:
+                task.phase = JobPhase.FAILED
             self._save(job, runtime)
             return job
         job.phase = JobPhase.PENDING
@@ -355,7 +481,9 @@ class JobRunner:
         for name in job.spec.outputs:
             os.makedirs(self._output_dir(job.id, name), exist_ok=True)
         runs = [
-            _TaskRun(t.name, os.path.join(self._job_dir(job.id), "tasks", t.name))
+            _TaskRun(
+                t.name, os.path.join(self._job_dir(job.id), "tasks", t.name), history_read=True
+            )
             for t in job.tasks
         ]
         self._runs[job.id] = runs
@@ -389,12 +517,17 @@ class JobRunner:
         for run in runs:
             if run.pid:
                 self._watch(job.id, run)
-        self._spawn(self._settle(job.id))
+        self._settle(job.id)  # a task that could not start has ended already
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("a local job's background step failed", exc_info=task.exception())
 
     # -- following -------------------------------------------------------------------------
 
@@ -413,20 +546,25 @@ class JobRunner:
         def exited() -> None:
             loop.remove_reader(fd)
             os.close(self._pidfds.pop(pid, fd))
-            if run.popen is not None:
-                run.popen.wait()  # reap our own child at once
-            self._spawn(self._settle(job_id))
+            self._spawn(self._ended(job_id, run))
 
         loop.add_reader(fd, exited)
 
     async def _poll_exit(self, job_id: str, run: _TaskRun) -> None:
         while _process_alive(run.pid or 0, run.create_time or 0):
-            if run.popen is not None and run.popen.poll() is not None:
-                break
             await asyncio.sleep(0.2)
-        await self._settle(job_id)
+        await self._ended(job_id, run)
 
-    async def _settle(self, job_id: str) -> None:
+    async def _ended(self, job_id: str, run: _TaskRun) -> None:
+        """A task's wrapper exited: what the task left running ends with it, as a container
+        ends with its main process on ModelArts; then the record follows."""
+        await _in_pool(_SCAN_POOL, _signal_tasks, [run], signal.SIGKILL)
+        if run.popen is not None:
+            # Reaped only now: until then its zombie keeps the pid, so the group is the task's.
+            run.popen.wait()
+        self._settle(job_id)
+
+    def _settle(self, job_id: str) -> None:
         """Bring the record up to date with the processes; finish the job when all tasks ended."""
         try:
             job, runtime = self._load(job_id)
@@ -440,10 +578,7 @@ class JobRunner:
         for task, run in zip(job.tasks, runs):
             if task.phase.is_final:
                 continue
-            alive = run.pid is not None and _process_alive(run.pid, run.create_time or 0)
-            if run.popen is not None and run.popen.poll() is not None:
-                alive = False
-            if alive:
+            if run.pid is not None and _process_alive(run.pid, run.create_time or 0):
                 continue
             code = run.recorded_exit()
             task.exit_code, task.ended_at = code, now_ms()
@@ -455,27 +590,62 @@ class JobRunner:
                 task.phase = JobPhase.FAILED
                 failed = task
             changed = True
-        if (
+        stop_peers = (
             failed is not None
             and not runtime.get("stop_requested")
             and not runtime.get("failed_task")
-        ):
-            # One failed worker fails the job: stop its peers, as ModelArts does.
+        )
+        if stop_peers:
+            # One failed worker fails the job: stop its peers, as ModelArts does. The deadline is
+            # recorded first, so a restart still kills them in time.
             runtime["failed_task"] = failed.name
-            self._signal_all(runs, signal.SIGTERM)
-            self._spawn(self._kill_after_grace(job.id))
-        if all(t.phase.is_final for t in job.tasks):
-            self._finish(job, runtime)
-            changed = True
+            runtime["kill_at"] = time.time() + self.stop_grace_s
         if changed:
             self._save(job, runtime)
-            if job.phase.is_final:
-                self._runs.pop(job.id, None)
-                self._spawn(self._start_pending())
+        if stop_peers:
+            self._spawn(self._signal_all(job, runs, signal.SIGTERM))
+            self._spawn(self._kill_at(job_id, runtime["kill_at"]))
+        if all(t.phase.is_final for t in job.tasks):
+            self._finish(job_id)
 
-    def _finish(self, job: Job, runtime: dict[str, Any]) -> None:
+    def _finish(self, job_id: str) -> None:
+        """End a job whose tasks have all ended. One with outputs stays Running (or Terminating)
+        while they are copied off the loop, and ends after: a restart in the middle of the copy
+        does it again (_recover), so the copy can't be lost."""
+        if job_id in self._finishing:
+            return
+        job, runtime = self._load(job_id)
+        if not job.spec.outputs:
+            self._conclude(job, runtime, [])
+            self._end(job, runtime)
+            return
+        self._finishing.add(job_id)
+        job.message = "copying the outputs to OBS"
+        self._save(job, runtime)
+        self._spawn(self._copy_outputs_then_end(job))
+
+    async def _copy_outputs_then_end(self, job: Job) -> None:
+        try:
+            errors = await _in_pool(_COPY_POOL, self._copy_outputs, job)
+        except Exception as err:  # unforeseen: the job still ends, with the reason
+            self.log.exception("could not copy the outputs of job %s", job.id)
+            errors = [f"outputs: internal error: {type(err).__name__}: {err}"]
+        finally:
+            self._finishing.discard(job.id)
+        job, runtime = self._load(job.id)  # a stop may have come meanwhile
+        self._conclude(job, runtime, errors)
+        self._end(job, runtime)
+
+    def _end(self, job: Job, runtime: dict[str, Any]) -> None:
+        self._save(job, runtime)
+        self._runs.pop(job.id, None)
+        self._spawn(self._start_pending())
+
+    @staticmethod
+    def _conclude(job: Job, runtime: dict[str, Any], errors: list[str]) -> None:
         job.ended_at = now_ms()
         codes = [t.exit_code for t in job.tasks]
+        job.message = ""
         if runtime.get("stop_requested"):
             job.phase = JobPhase.TERMINATED
             job.message = "stopped on request"
@@ -493,37 +663,41 @@ class JobRunner:
                 if culprit.exit_code is not None
                 else f"{culprit.name} was killed before it could record an exit code"
             )
-        self._copy_outputs(job, runtime)
+        if errors:
+            job.message = "; ".join(filter(None, [job.message, *errors]))
 
-    def _copy_outputs(self, job: Job, runtime: dict[str, Any]) -> None:
-        """Copy each output folder to its obs:// location, as ModelArts does at the end."""
-        if runtime.get("outputs_copied"):
-            return
+    def _copy_outputs(self, job: Job) -> list[str]:
+        """Copy each output folder to its obs:// location, as ModelArts does at the end (on a
+        copy thread); returns what went wrong."""
         errors = []
         for name, uri in job.spec.outputs.items():
             try:
                 dest = self.objects.path_for(parse_obs_uri(uri), create=True)
                 shutil.copytree(self._output_dir(job.id, name), dest, dirs_exist_ok=True)
-            except Exception as err:
+            except (OSError, NotFound) as err:
                 errors.append(f"output {name} → {uri}: {err}")
-        runtime["outputs_copied"] = True
-        if errors:
-            job.message = "; ".join(filter(None, [job.message, *errors]))
+            except Exception as err:  # unforeseen: the job still ends, the traceback is logged
+                self.log.exception("could not copy output %s of job %s", name, job.id)
+                errors.append(f"output {name} → {uri}: internal error: {type(err).__name__}")
+        return errors
 
     # -- stop / delete ---------------------------------------------------------------------
 
     @staticmethod
-    def _signal_all(runs: list[_TaskRun], sig: int) -> None:
-        for run in runs:
-            if run.pid and _process_alive(run.pid, run.create_time or 0):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(run.pid, sig)
+    async def _signal_all(job: Job, runs: list[_TaskRun], sig: int) -> None:
+        """Signal the processes of every task still running (an ended one left none)."""
+        live = [run for task, run in zip(job.tasks, runs) if not task.phase.is_final]
+        await _in_pool(_SCAN_POOL, _signal_tasks, live, sig)
 
-    async def _kill_after_grace(self, job_id: str) -> None:
-        await asyncio.sleep(self.stop_grace_s)
-        runs = self._runs.get(job_id)
-        if runs:
-            self._signal_all(runs, signal.SIGKILL)
+    async def _kill_at(self, job_id: str, deadline: float) -> None:
+        """SIGKILL what is left of a stopping job at the deadline its record keeps (epoch s)."""
+        await asyncio.sleep(max(0.0, deadline - time.time()))
+        try:
+            job, runtime = self._load(job_id)
+        except NotFound:
+            return
+        if not job.phase.is_final:
+            await self._signal_all(job, self._task_runs(job, runtime), signal.SIGKILL)
 
     async def stop(self, job_id: str) -> Job:
         job, runtime = self._load(job_id)
@@ -541,10 +715,11 @@ class JobRunner:
             self._save(job, runtime)
             return job
         job.phase = JobPhase.TERMINATING
+        # Recorded before any signal, so the SIGKILL comes in time even after a restart.
+        runtime["kill_at"] = time.time() + self.stop_grace_s
         self._save(job, runtime)
-        runs = self._task_runs(job, runtime)
-        self._signal_all(runs, signal.SIGTERM)
-        self._spawn(self._kill_after_grace(job_id))
+        await self._signal_all(job, self._task_runs(job, runtime), signal.SIGTERM)
+        self._spawn(self._kill_at(job_id, runtime["kill_at"]))
         return job
 
     async def delete(self, job_id: str) -> None:
@@ -555,6 +730,7 @@ class JobRunner:
             )
         self.store.delete("job", job_id)
         await asyncio.to_thread(shutil.rmtree, self._job_dir(job_id), True)
+        _code_store(self.jobs_dir).prune_soon()  # the copies only this job used go too
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -589,37 +765,82 @@ class JobRunner:
             complete=ended and next_offset >= size,
         )
 
-    def metrics(self, job_id: str) -> Metrics:
+    async def metrics(self, job_id: str) -> Metrics:
+        """The last points of each task: from memory while the job runs here, else from the
+        tail of its file (bounded either way, and never parsed on the loop)."""
         job, _ = self._load(job_id)
+        runs = self._runs.get(job_id)
         series: list[MetricSeries] = []
-        for task in job.tasks:
-            path = os.path.join(self._job_dir(job_id), "tasks", task.name, "metrics.jsonl")
-            cpu: list[list[float]] = []
-            mem: list[list[float]] = []
-            with contextlib.suppress(FileNotFoundError), open(path) as f:
-                for line in f:
-                    with contextlib.suppress(ValueError, KeyError):
-                        point = json.loads(line)
-                        cpu.append([point["t"], point["cpu"]])
-                        mem.append([point["t"], point["mem"]])
-            series.append(MetricSeries(task.name, "cpuUsage", "%", cpu[-_METRIC_POINTS_KEPT:]))
-            series.append(MetricSeries(task.name, "memUsage", "MiB", mem[-_METRIC_POINTS_KEPT:]))
+        for i, task in enumerate(job.tasks):
+            if runs is not None:
+                points = await self._recent_points(runs[i])
+            else:
+                path = os.path.join(self._job_dir(job_id), "tasks", task.name, "metrics.jsonl")
+                points = await self._file_points(path)
+            cpu = [[t, c] for t, c, _ in points]
+            mem = [[t, m] for t, _, m in points]
+            series.append(MetricSeries(task.name, "cpuUsage", "%", cpu))
+            series.append(MetricSeries(task.name, "memUsage", "MiB", mem))
         return Metrics(job_id=job_id, series=series)
+
+    async def _file_points(self, path: str) -> list[_Point]:
+        """The tail of a metrics file, parsed once per version of the file."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return []
+        version = (st.st_size, st.st_mtime_ns)
+        cached = self._tails.get(path)
+        if cached is not None and cached[0] == version:
+            self._tails.move_to_end(path)
+            return cached[1]
+        points = await _in_pool(_SCAN_POOL, _tail_points, path)
+        self._tails[path] = (version, points)
+        self._tails.move_to_end(path)
+        while len(self._tails) > _METRIC_TAILS_CACHED:
+            self._tails.popitem(last=False)
+        return points
+
+    @staticmethod
+    async def _recent_points(run: _TaskRun) -> list[_Point]:
+        if not run.history_read:
+            # Rebuilt after a restart: what was sampled before it comes from the file, once.
+            tail = await _in_pool(_SCAN_POOL, _tail_points, run.metrics_file)
+            if not run.history_read:
+                newer = [p for p in run.points if not tail or p[0] > tail[-1][0]]
+                run.points.clear()
+                run.points.extend(tail + newer)
+                run.history_read = True
+        return list(run.points)
 
     # -- metrics sampling ------------------------------------------------------------------
 
     async def _sample_forever(self) -> None:
         while True:
             await asyncio.sleep(self.metrics_interval_s)
-            for runs in list(self._runs.values()):
-                for run in runs:
-                    self._sample(run)
+            runs = [run for runs in list(self._runs.values()) for run in runs]
+            if not runs:
+                continue
+            try:
+                # The process-tree scans are off the loop; only the points come back to it.
+                points = await _in_pool(_SCAN_POOL, self._sample_all, runs)
+            except Exception:
+                self.log.exception("could not sample the metrics of local jobs")
+                continue
+            for run, point in points:
+                run.points.append(point)
+
+    @classmethod
+    def _sample_all(cls, runs: list[_TaskRun]) -> list[tuple[_TaskRun, _Point]]:
+        sampled = [(run, cls._sample(run)) for run in runs]
+        return [(run, point) for run, point in sampled if point is not None]
 
     @staticmethod
-    def _sample(run: _TaskRun) -> None:
-        """Append one CPU (% of a core since the last sample) and RSS (MiB) point for the task."""
+    def _sample(run: _TaskRun) -> _Point | None:
+        """One CPU (% of a core since the last sample) and RSS (MiB) point for the task, also
+        appended to its file; None for a task not running or on its first sample."""
         if not run.pid or not _process_alive(run.pid, run.create_time or 0):
-            return
+            return None
         try:
             root = psutil.Process(run.pid)
             procs = [root, *root.children(recursive=True)]
@@ -629,19 +850,23 @@ class JobRunner:
                     times, memory = proc.cpu_times(), proc.memory_info().rss
                 except psutil.Error:
                     if proc is root:
-                        return  # the task ended meanwhile: no point rather than a false zero
+                        return None  # the task ended meanwhile: no point rather than a false 0
                     continue
                 cpu_s += times.user + times.system
                 rss += memory
         except psutil.Error:
-            return
+            return None
         now = time.time()
         if run.cpu_prev is None:
             run.cpu_prev = (now, cpu_s)
-            return
+            return None
         then, cpu_then = run.cpu_prev
         run.cpu_prev = (now, cpu_s)
         percent = max(0.0, (cpu_s - cpu_then) / max(now - then, 1e-6) * 100)
-        point = {"t": int(now * 1000), "cpu": round(percent, 1), "mem": round(rss / 2**20, 1)}
-        with open(os.path.join(run.dir, "metrics.jsonl"), "a") as f:
-            f.write(json.dumps(point) + "\n")
+        point = (int(now * 1000), round(percent, 1), round(rss / 2**20, 1))
+        try:
+            with open(run.metrics_file, "a") as f:
+                f.write(json.dumps({"t": point[0], "cpu": point[1], "mem": point[2]}) + "\n")
+        except OSError:
+            return None  # the job ended and was deleted meanwhile
+        return point
