@@ -85,6 +85,7 @@ export class StorageSection extends Section {
     const trans = this.trans;
     const busy = mount.status === 'MOUNTING' || mount.status === 'UNMOUNTING';
     const failed = mount.status.endsWith('_FAILED');
+    const broken = mount.status === 'BROKEN';
     return h(
       'li',
       {
@@ -98,11 +99,17 @@ export class StorageSection extends Section {
         h('span', { class: 'jp-ModelArts-mountTarget' }, mount.mount_path),
         h(
           'span',
-          { class: 'jp-ModelArts-badge', 'data-status': mount.status },
+          {
+            class: 'jp-ModelArts-badge',
+            'data-status': mount.status,
+            title: broken
+              ? trans.__('%1 no longer shows this mount', mount.mount_path)
+              : null
+          },
           busy ? h('span', { class: 'jp-ModelArts-spinner' }) : null,
           mount.status
         ),
-        mount.status === 'MOUNTED' || failed
+        mount.status === 'MOUNTED' || failed || broken
           ? button(
               failed ? trans.__('Forget') : trans.__('Unmount'),
               () => void this._unmount(mount),
@@ -126,7 +133,7 @@ export class StorageSection extends Section {
             trans.__('on this machine: %1', mount.local_path)
           )
         : null,
-      failed && mount.failure_reason
+      (failed || broken) && mount.failure_reason
         ? h('div', { class: 'jp-ModelArts-error' }, mount.failure_reason)
         : null
     );
@@ -191,11 +198,19 @@ export class StorageSection extends Section {
     const trans = this.trans;
     const result = await showDialog({
       title: trans.__('Unmount %1?', mount.mount_path),
-      body: trans.__(
-        'The folder disappears from %1; the data stays in %2.',
-        mount.mount_path,
-        mount.uri
-      ),
+      body:
+        mount.status === 'BROKEN'
+          ? trans.__(
+              'The mount is broken: %1. Unmounting forgets it and leaves what is at %2 now as it is; the data stays in %3.',
+              mount.failure_reason ?? '',
+              mount.mount_path,
+              mount.uri
+            )
+          : trans.__(
+              'The folder disappears from %1; the data stays in %2.',
+              mount.mount_path,
+              mount.uri
+            ),
       buttons: [
         Dialog.cancelButton({ label: trans.__('Cancel') }),
         Dialog.warnButton({ label: trans.__('Unmount') })

@@ -73,7 +73,8 @@ export interface IErrorBody {
 }
 
 /**
- * The state of a dynamic OBS mount.
+ * The state of a dynamic OBS mount. `BROKEN`: a mount whose folder was deleted or replaced
+ * since it was mounted (local backend); it can still be unmounted.
  */
 export type MountStatus =
   | 'MOUNTING'
@@ -81,7 +82,8 @@ export type MountStatus =
   | 'MOUNT_FAILED'
   | 'UNMOUNTING'
   | 'UNMOUNT_FAILED'
-  | 'UNMOUNTED';
+  | 'UNMOUNTED'
+  | 'BROKEN';
 
 /**
  * A request to mount an OBS folder under /data/.
@@ -106,7 +108,7 @@ export interface IMount extends IMountRequest {
   local_path: string;
   /** Storage kind, `OBS`. */
   category: string;
-  /** Why it is *_FAILED. */
+  /** Why it is *_FAILED or BROKEN. */
   failure_reason: string | null;
   /** Creation time, epoch ms. */
   created_at: number;

@@ -52,4 +52,22 @@ describe('StorageSection', () => {
     expect(line.textContent).toBe(`on this machine: ${local}`);
     expect(line.getAttribute('title')).toBe(local);
   });
+
+  it('should show a broken mount with its reason and an enabled Unmount', () => {
+    const reason = '/data/d/ was deleted or moved away';
+    const node = render([
+      { ...MOUNT, status: 'BROKEN', failure_reason: reason }
+    ]);
+    const badge = node.querySelector('.jp-ModelArts-badge')!;
+    expect(badge.textContent).toBe('BROKEN');
+    expect(badge.getAttribute('title')).toBe(
+      '/data/d/ no longer shows this mount'
+    );
+    expect(node.querySelector('.jp-ModelArts-error')!.textContent).toBe(reason);
+    const unmount = node.querySelector<HTMLButtonElement>(
+      '.jp-ModelArts-unmount'
+    )!;
+    expect(unmount.textContent).toBe('Unmount');
+    expect(unmount.disabled).toBe(false);
+  });
 });
