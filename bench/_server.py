@@ -12,8 +12,9 @@ import httpx
 TOKEN = "bench-token"
 
 
-def launch(tmp: str, *, extension: bool = True, **modelarts) -> tuple[subprocess.Popen, int]:
-    """Start `jupyter server` (with or without jupyter_modelarts); returns it and its port."""
+def launch(tmp: str, *, extension: bool = True, **local) -> tuple[subprocess.Popen, int]:
+    """Start `jupyter server` (with or without jupyter_modelarts, ``local`` its c.LocalBackend
+    settings); returns it and its port."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -27,11 +28,8 @@ def launch(tmp: str, *, extension: bool = True, **modelarts) -> tuple[subprocess
             "jpserver_extensions": {"jupyter_modelarts": extension},
         },
         "IdentityProvider": {"token": TOKEN},
-        "ModelArtsApp": {
-            "state_dir": os.path.join(tmp, f"state-{port}"),
-            "data_root": os.path.join(tmp, "data"),
-            **modelarts,
-        },
+        "ModelArtsApp": {"state_dir": os.path.join(tmp, f"state-{port}")},
+        "LocalBackend": {"data_root": os.path.join(tmp, "data"), **local},
     }
     path = os.path.join(tmp, f"config-{port}.json")
     with open(path, "w") as f:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import sys
 import urllib.parse
 
 from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from tornado.ioloop import IOLoop
-from traitlets import Bool, Float, Int, List, Type, Unicode, default, validate
+from traitlets import Bool, Float, Int, List, Type, Unicode, default
 from traitlets.utils.importstring import import_item
 
 from . import kernel_path
@@ -45,8 +44,13 @@ def kernel_url(serverapp) -> str:
     return url_path_join(root, serverapp.base_url, NAMESPACE)
 
 
+def _moved(name: str) -> str:
+    return f"Deprecated: use c.LocalBackend.{name} (this name still works, with a warning)."
+
+
 class ModelArtsApp(ExtensionApp):
-    """Drive ModelArts (or the local stand-in) from Jupyter: ``c.ModelArtsApp.*`` configures it."""
+    """Drive ModelArts (or the local stand-in) from Jupyter: ``c.ModelArtsApp.*`` configures the
+    extension, ``c.LocalBackend.*`` and ``c.ModelArtsBackend.*`` each backend."""
 
     name = "jupyter_modelarts"
     description = "Drive Huawei Cloud ModelArts (or its local stand-in) from Jupyter."
@@ -78,69 +82,25 @@ class ModelArtsApp(ExtensionApp):
         side.""",
     )
 
+    # Before the local backend had settings of its own, they were ModelArtsApp's: the old names
+    # still work (LocalBackend takes them, with a deprecation warning).
     object_store_root = Unicode(
-        config=True,
-        help="""Local backend: folder that stands for OBS. Each sub-folder is a bucket, so
-        obs://bucket/path/ is <object_store_root>/bucket/path/. Default:
-        <jupyter data dir>/modelarts/objects, shared by every server of this user, as OBS is.""",
+        None, allow_none=True, config=True, help=_moved("object_store_root")
     )
-
-    data_root = Unicode(
-        config=True,
-        help="""Local backend: folder that stands for /data/, where OBS paths are mounted
-        (/data/name/ is <data_root>/name). Default: /data when it exists and is writable, else
-        <root_dir>/data so that mounts show in the file browser.""",
-    )
-
-    auto_stop_enabled = Bool(
-        False,
-        config=True,
-        help="""Local backend: stop this Jupyter server when its lease runs out, as ModelArts
-        stops an instance. Default: False (no lease; renew answers 409).""",
-    )
-
+    data_root = Unicode(None, allow_none=True, config=True, help=_moved("data_root"))
+    auto_stop_enabled = Bool(None, allow_none=True, config=True, help=_moved("auto_stop_enabled"))
     auto_stop_duration = Float(
-        3600.0,
-        config=True,
-        help="""Local backend: seconds from start-up until auto-stop, when auto_stop_enabled is
-        set and no earlier lease is still running. Renewals via the API take 1 h to 72 h.
-        Default: 3600 (1 hour).""",
+        None, allow_none=True, config=True, help=_moved("auto_stop_duration")
     )
-
     max_concurrent_jobs = Int(
-        4,
-        config=True,
-        help="""Local backend: jobs that may run at once; later ones wait in the Pending phase.
-        Default: 4.""",
+        None, allow_none=True, config=True, help=_moved("max_concurrent_jobs")
     )
-
-    job_stop_grace = Float(
-        10.0,
-        config=True,
-        help="""Local backend: seconds between SIGTERM and SIGKILL when a job is stopped.
-        Default: 10.""",
-    )
-
-    metrics_interval = Float(
-        2.0,
-        config=True,
-        help="""Local backend: seconds between CPU/memory samples of running jobs. Default: 2.""",
-    )
-
+    job_stop_grace = Float(None, allow_none=True, config=True, help=_moved("job_stop_grace"))
+    metrics_interval = Float(None, allow_none=True, config=True, help=_moved("metrics_interval"))
     image_paths = List(
-        Unicode(),
-        config=True,
-        help="""Local backend: absolute paths written into a saved image. Default: the Python
-        environment of this server and its kernels (sys.prefix); like ModelArts, the work
-        folder is not part of the image.""",
+        Unicode(), default_value=None, allow_none=True, config=True, help=_moved("image_paths")
     )
-
-    image_size_limit = Int(
-        35 * 10**9,
-        config=True,
-        help="""Local backend: largest image, in bytes, checked before writing (ModelArts
-        refuses to save images over 35 GB). Default: 35000000000.""",
-    )
+    image_size_limit = Int(None, allow_none=True, config=True, help=_moved("image_size_limit"))
 
     image_namespace = Unicode(
         "local",
@@ -161,39 +121,6 @@ class ModelArtsApp(ExtensionApp):
         digest = hashlib.sha256(root.encode("utf-8", "surrogateescape")).hexdigest()[:10]
         name = f"{os.path.basename(root) or 'root'}-{digest}"
         return os.path.join(jupyter_data_dir(), "modelarts", "servers", name)
-
-    @default("object_store_root")
-    def _default_object_store_root(self) -> str:
-        return os.path.join(jupyter_data_dir(), "modelarts", "objects")
-
-    @default("data_root")
-    def _default_data_root(self) -> str:
-        if os.path.isdir("/data") and os.access("/data", os.W_OK):
-            return "/data"
-        return os.path.join(self.serverapp.root_dir if self.serverapp else os.getcwd(), "data")
-
-    @default("image_paths")
-    def _default_image_paths(self) -> list[str]:
-        return [sys.prefix]
-
-    @validate("auto_stop_duration", "job_stop_grace", "metrics_interval")
-    def _positive(self, proposal):
-        if proposal["value"] <= 0:
-            raise ValueError(f"{proposal['trait'].name} must be positive")
-        return proposal["value"]
-
-    @validate("max_concurrent_jobs")
-    def _at_least_one(self, proposal):
-        if proposal["value"] < 1:
-            raise ValueError("max_concurrent_jobs must be at least 1")
-        return proposal["value"]
-
-    @validate("image_paths")
-    def _absolute_paths(self, proposal):
-        for path in proposal["value"]:
-            if not os.path.isabs(path):
-                raise ValueError(f"image_paths must be absolute, got {path!r}")
-        return proposal["value"]
 
     def initialize_settings(self) -> None:
         self.settings["modelarts_kernel_key"] = key = secrets.token_urlsafe(32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import json
@@ -18,12 +19,14 @@ from tornado import web
 from .app import KERNEL_KEY_HEADER, NAMESPACE
 from .backends.base import Backend
 from .models import (
+    MAX_BODY_BYTES,
     BackendUnavailable,
     ImageRequest,
     InvalidRequest,
     JobPhase,
     JobSpec,
     ModelArtsError,
+    PayloadTooLarge,
     check_body,
     parse_lease_duration,
 )
@@ -69,6 +72,10 @@ class ModelArtsHandler(ExtensionHandlerMixin, APIHandler):
 
     def json_body(self) -> dict[str, Any]:
         """The body as a JSON object of safe text; anything else is a 400 naming the field."""
+        if len(self.request.body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(
+                f"the request body is larger than {MAX_BODY_BYTES // 2**20} MiB", field="body"
+            )
         try:
             body = json.loads(self.request.body or b"null")
         except (UnicodeDecodeError, ValueError):
@@ -220,7 +227,10 @@ class JobsHandler(ModelArtsHandler):
         except ValueError:
             names = ", ".join(p.value for p in JobPhase)
             raise InvalidRequest(f"phase must be one of {names}", field="phase") from None
-        self.reply({"jobs": [j.to_json() for j in await self.backend.list_jobs(phase)]})
+        jobs = await self.backend.list_jobs(phase)
+        # Hundreds of jobs with their code are megabytes of JSON: built off the loop.
+        text = await asyncio.to_thread(lambda: json.dumps({"jobs": [j.to_json() for j in jobs]}))
+        self.finish(text)
 
     @api
     async def post(self):

@@ -58,6 +58,13 @@ class InvalidRequest(ModelArtsError):
     code = "ModelArts.InvalidRequest"
 
 
+class PayloadTooLarge(ModelArtsError):
+    """The request body is larger than any request of this API needs (413)."""
+
+    status = 413
+    code = "ModelArts.PayloadTooLarge"
+
+
 class PermissionDenied(ModelArtsError):
     """The credentials lack an IAM action (403)."""
 
@@ -93,6 +100,8 @@ class BackendUnavailable(ModelArtsError):
     code = "ModelArts.Unavailable"
 
 
+#: The largest request body: a cell of code is the biggest thing a request carries.
+MAX_BODY_BYTES = 8 * 1024**2
 #: How deep a request body may nest: ours nest three levels; far deeper is an attack or a bug.
 MAX_BODY_DEPTH = 32
 # What no path, environment entry, argument or file name can hold: NUL, and lone surrogates
@@ -234,6 +243,8 @@ class MountStatus(_StrEnum):
     UNMOUNTING = "UNMOUNTING"
     UNMOUNT_FAILED = "UNMOUNT_FAILED"
     UNMOUNTED = "UNMOUNTED"
+    # Answered (never stored) for a MOUNTED mount whose folder was deleted or replaced meanwhile.
+    BROKEN = "BROKEN"
 
 
 @dataclass

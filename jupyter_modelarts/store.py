@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import threading
 from typing import Any
 
 _SCHEMA = """
@@ -24,7 +25,8 @@ class Store:
     """Documents keyed by (kind, id), each a JSON object with a ``created_at`` in epoch ms.
 
     Writes are small and commit at once (WAL, synchronous=NORMAL), so a ``kill -9`` of the server
-    loses nothing that an API call already answered.
+    loses nothing that an API call already answered. Worker threads share the one connection
+    (big lists are read off the event loop), so each statement holds a lock.
     """
 
     KINDS = ("job", "mount", "image", "setting")
@@ -52,19 +54,22 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._db_lock = threading.Lock()
 
     def put(self, kind: str, record_id: str, data: dict[str, Any]) -> None:
         assert kind in self.KINDS, kind
-        self._db.execute(
-            "INSERT INTO records (kind, id, created_at, data) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data",
-            (kind, record_id, int(data.get("created_at", 0)), json.dumps(data)),
-        )
+        with self._db_lock:
+            self._db.execute(
+                "INSERT INTO records (kind, id, created_at, data) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data",
+                (kind, record_id, int(data.get("created_at", 0)), json.dumps(data)),
+            )
 
     def get(self, kind: str, record_id: str) -> dict[str, Any] | None:
-        row = self._db.execute(
-            "SELECT data FROM records WHERE kind = ? AND id = ?", (kind, record_id)
-        ).fetchone()
+        with self._db_lock:
+            row = self._db.execute(
+                "SELECT data FROM records WHERE kind = ? AND id = ?", (kind, record_id)
+            ).fetchone()
         return json.loads(row[0]) if row else None
 
     def list(self, kind: str, *, phases: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -72,11 +77,14 @@ class Store:
         query = "SELECT data FROM records WHERE kind = ?"
         if phases:
             query += f" AND json_extract(data, '$.phase') IN ({','.join('?' * len(phases))})"
-        rows = self._db.execute(query + " ORDER BY created_at DESC, id", (kind, *phases))
-        return [json.loads(r[0]) for r in rows.fetchall()]
+        with self._db_lock:
+            rows = self._db.execute(query + " ORDER BY created_at DESC, id", (kind, *phases))
+            texts = [r[0] for r in rows.fetchall()]
+        return [json.loads(text) for text in texts]
 
     def delete(self, kind: str, record_id: str) -> None:
-        self._db.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, record_id))
+        with self._db_lock:
+            self._db.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, record_id))
 
     def close(self) -> None:
         self._db.close()

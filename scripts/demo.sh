@@ -19,10 +19,10 @@ args=(
     --ServerApp.root_dir="$root"
     --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
     --ModelArtsApp.state_dir="$state/state"
-    --ModelArtsApp.data_root="$state/data"
-    --ModelArtsApp.object_store_root="$state/objects"
-    --ModelArtsApp.auto_stop_enabled=True
-    --ModelArtsApp.auto_stop_duration=14400
+    --LocalBackend.data_root="$state/data"
+    --LocalBackend.object_store_root="$state/objects"
+    --LocalBackend.auto_stop_enabled=True
+    --LocalBackend.auto_stop_duration=14400
 )
 if [ "$(id -u)" -eq 0 ]; then args+=(--allow-root); fi
 

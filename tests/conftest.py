@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from fake_modelarts import FakeCloud
+from jupyter_modelarts.backends.local import MOVED_TO_LOCAL_BACKEND
 
 pytest_plugins = ("pytest_jupyter.jupyter_server", "kernel_envs")
 
@@ -57,6 +58,13 @@ def ma_config(ma_dirs):
     }
 
 
+def extension_sections(ma_config):
+    """``ma_config`` (the extension's and the local backend's settings) as config sections."""
+    local = {k: v for k, v in ma_config.items() if k in MOVED_TO_LOCAL_BACKEND}
+    app = {k: v for k, v in ma_config.items() if k not in local}
+    return {"ModelArtsApp": app, "LocalBackend": local}
+
+
 def server_config(ma_config, **sections):
     """Jupyter server config with the extension on, auth enforced, and ModelArtsApp settings."""
     return {
@@ -65,7 +73,7 @@ def server_config(ma_config, **sections):
             "allow_unauthenticated_access": False,
             "reraise_server_extension_failures": True,
         },
-        "ModelArtsApp": ma_config,
+        **extension_sections(ma_config),
         **sections,
     }
 
@@ -213,7 +221,7 @@ class ServerProcess:
             "PasswordIdentityProvider": {
                 "hashed_password": passwd(PASSWORD) if auth == "password" else ""
             },
-            "ModelArtsApp": ma_config,
+            **extension_sections(ma_config),
             **(config or {}),
         }
         SECRETS.update({TOKEN, PASSWORD})

@@ -56,3 +56,17 @@ async def test_deeply_nested_bodies_are_a_400(api, method, path, depth):
     # Within what the parser takes, the check names where it got too deep.
     expected = "body" if depth > 1000 else ".".join(["a"] * 33)
     assert json.loads(response.body)["field"] == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "jobs"), ("POST", "mounts"), ("POST", "images"), ("PATCH", "lease")],
+)
+async def test_a_body_over_the_size_bound_is_a_413_and_records_nothing(api, method, path):
+    body = {"name": "huge", "code": "#" * (8 * 1024**2)}
+    response = await api.fetch(
+        "jupyter-modelarts", path, method=method, body=json.dumps(body), raise_error=False
+    )
+    assert response.code == 413, response.body
+    assert json.loads(response.body)["field"] == "body"
+    assert (await api.get("jobs"))["jobs"] == []

@@ -149,7 +149,7 @@ def jupyterhub(tmp_path, ma_dirs):
     }
     spawner_args = [
         "--ServerApp.allow_root=True",
-        *(f"--ModelArtsApp.{name}={value}" for name, value in settings.items()),
+        *(f"--LocalBackend.{name}={value}" for name, value in settings.items()),
     ]
     config = textwrap.dedent(f"""\
         c.JupyterHub.ip = "127.0.0.1"

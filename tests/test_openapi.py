@@ -394,8 +394,8 @@ async def images(c):
     await c.call("GET", "images/nope", expect=404)
 
 
-async def jobs(c, ma_dirs, tmp_path):
-    code_dir = tmp_path / "project"
+async def jobs(c, ma_dirs, root_dir):
+    code_dir = root_dir / "project"
     code_dir.mkdir()
     (code_dir / "train.py").write_text("import sys\nprint('args', sys.argv[1:])\n")
     inline = await c.call(
@@ -541,13 +541,13 @@ async def test_lease_renewal_with_auto_stop(api, doc, auto_stop):
 ELSEWHERE = {("patch", "/lease", 200): test_lease_renewal_with_auto_stop}
 
 
-async def test_session_matches_the_contract(api, doc, ma_dirs, tmp_path):
+async def test_session_matches_the_contract(api, doc, ma_dirs, jp_root_dir):
     c = Contract(api, doc)
     await c.call("GET", "openapi.json", expect=200)
     await instance_and_lease(c)
     await mounts(c, ma_dirs)
     await images(c)
-    await jobs(c, ma_dirs, tmp_path)
+    await jobs(c, ma_dirs, jp_root_dir)
     # Jupyter's own refusal: no valid token.
     await c.raw("GET", "instance", headers={"Authorization": "token wrong"}, expect=403)
 

@@ -121,7 +121,7 @@ def test_the_settings_command_prints_every_setting():
     )
     for setting in (
         "--ModelArtsApp.state_dir",
-        "--ModelArtsApp.data_root",
+        "--LocalBackend.data_root",
         "--ModelArtsBackend.region",
     ):
         assert setting in done.stdout, setting

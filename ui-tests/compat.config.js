@@ -53,10 +53,10 @@ const args = [
   `--ServerApp.root_dir=${path.join(tmp, 'root')}`,
   `--ModelArtsApp.state_dir=${path.join(tmp, 'state')}`,
   // Not /data: the local backend links mounts under this folder instead.
-  `--ModelArtsApp.data_root=${path.join(tmp, 'root/data')}`,
-  `--ModelArtsApp.object_store_root=${path.join(tmp, 'objects')}`,
-  '--ModelArtsApp.auto_stop_enabled=True',
-  '--ModelArtsApp.auto_stop_duration=7200'
+  `--LocalBackend.data_root=${path.join(tmp, 'root/data')}`,
+  `--LocalBackend.object_store_root=${path.join(tmp, 'objects')}`,
+  '--LocalBackend.auto_stop_enabled=True',
+  '--LocalBackend.auto_stop_duration=7200'
 ];
 if (app === 'lab') {
   args.push('--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate');

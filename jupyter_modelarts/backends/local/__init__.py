@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import glob
 import os
 import platform
 import socket
 import sys
+import threading
 import time
 import uuid
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import psutil
+from jupyter_core.paths import jupyter_data_dir
+from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
 
 from ...models import (
     MAX_NODES,
@@ -74,39 +80,180 @@ def _reason(err: Exception) -> str:
     return f"internal error: {type(err).__name__}: {err}"
 
 
+#: Settings that were ModelArtsApp's before the local backend had its own (old names still work).
+MOVED_TO_LOCAL_BACKEND = (
+    "object_store_root",
+    "data_root",
+    "auto_stop_enabled",
+    "auto_stop_duration",
+    "max_concurrent_jobs",
+    "job_stop_grace",
+    "metrics_interval",
+    "image_paths",
+    "image_size_limit",
+)
+#: Image saves listing and writing at once; later ones wait in INIT, saying they are queued.
+IMAGE_SAVES_AT_ONCE = 2
+_SERVER_STOPPED = "the server stopped while the image was being written"
+
+
 class LocalBackend(Backend):
     """The embedded default: no cloud account, no Docker, every operation has a real effect.
 
-    Its settings are the ``ModelArtsApp`` traits (``self.parent``).
+    Configured by ``c.LocalBackend.*``; its parent is the extension app.
     """
 
     name = "local"
 
+    object_store_root = Unicode(
+        config=True,
+        help="""Folder that stands for OBS. Each sub-folder is a bucket, so
+        obs://bucket/path/ is <object_store_root>/bucket/path/. Default:
+        <jupyter data dir>/modelarts/objects, shared by every server of this user, as OBS is.""",
+    )
+
+    data_root = Unicode(
+        config=True,
+        help="""Folder that stands for /data/, where OBS paths are mounted
+        (/data/name/ is <data_root>/name). Default: /data when it exists and is writable, else
+        <root_dir>/data so that mounts show in the file browser.""",
+    )
+
+    auto_stop_enabled = Bool(
+        False,
+        config=True,
+        help="""Stop this Jupyter server when its lease runs out, as ModelArts
+        stops an instance. Default: False (no lease; renew answers 409).""",
+    )
+
+    auto_stop_duration = Float(
+        3600.0,
+        config=True,
+        help="""Seconds from start-up until auto-stop, when auto_stop_enabled is
+        set and no earlier lease is still running. Renewals via the API take 1 h to 72 h.
+        Default: 3600 (1 hour).""",
+    )
+
+    max_concurrent_jobs = Int(
+        4,
+        config=True,
+        help="""Jobs that may run at once; later ones wait in the Pending phase.
+        Default: 4.""",
+    )
+
+    job_stop_grace = Float(
+        10.0,
+        config=True,
+        help="""Seconds between SIGTERM and SIGKILL when a job is stopped.
+        Default: 10.""",
+    )
+
+    metrics_interval = Float(
+        2.0,
+        config=True,
+        help="""Seconds between CPU/memory samples of running jobs. Default: 2.""",
+    )
+
+    image_paths = List(
+        Unicode(),
+        config=True,
+        help="""Absolute paths written into a saved image. Default: the Python
+        environment of this server and its kernels (sys.prefix); like ModelArts, the work
+        folder is not part of the image.""",
+    )
+
+    image_size_limit = Int(
+        35 * 10**9,
+        config=True,
+        help="""Largest image, in bytes, checked before writing (ModelArts
+        refuses to save images over 35 GB). Default: 35000000000.""",
+    )
+
+    @default("object_store_root")
+    def _default_object_store_root(self) -> str:
+        return os.path.join(jupyter_data_dir(), "modelarts", "objects")
+
+    @default("data_root")
+    def _default_data_root(self) -> str:
+        if os.path.isdir("/data") and os.access("/data", os.W_OK):
+            return "/data"
+        return os.path.join(self.root_dir, "data")
+
+    @default("image_paths")
+    def _default_image_paths(self) -> list[str]:
+        return [sys.prefix]
+
+    @validate("auto_stop_duration", "job_stop_grace", "metrics_interval")
+    def _positive(self, proposal):
+        if proposal["value"] <= 0:
+            raise TraitError(f"{proposal['trait'].name} must be positive")
+        return proposal["value"]
+
+    @validate("max_concurrent_jobs")
+    def _at_least_one(self, proposal):
+        if proposal["value"] < 1:
+            raise TraitError("max_concurrent_jobs must be at least 1")
+        return proposal["value"]
+
+    @validate("image_paths")
+    def _absolute_paths(self, proposal):
+        for path in proposal["value"]:
+            if not os.path.isabs(path):
+                raise TraitError(f"image_paths must be absolute, got {path!r}")
+        return proposal["value"]
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        app = self.parent
-        self.objects = ObjectStore(app.object_store_root)
-        self.data = DataRoot(app.data_root)
+        self._take_moved_settings()
+        self.objects = ObjectStore(self.object_store_root)
+        self.data = DataRoot(self.data_root)
         self.images_dir = os.path.join(self.state_dir, "images")
         self.flavor = _machine_flavor()
-        self.engines = KernelEngines(app.serverapp, self.log)
+        self.engines = KernelEngines(self.parent.serverapp, self.log)
         self.lease = LeaseTimer(
             self.store,
-            enabled=app.auto_stop_enabled,
-            duration_s=app.auto_stop_duration,
+            enabled=self.auto_stop_enabled,
+            duration_s=self.auto_stop_duration,
             on_expire=self.request_shutdown,
         )
         self.jobs = JobRunner(
             store=self.store,
             objects=self.objects,
             jobs_dir=os.path.join(self.state_dir, "jobs"),
-            max_concurrent=app.max_concurrent_jobs,
-            stop_grace_s=app.job_stop_grace,
-            metrics_interval_s=app.metrics_interval,
+            max_concurrent=self.max_concurrent_jobs,
+            stop_grace_s=self.job_stop_grace,
+            metrics_interval_s=self.metrics_interval,
             log=self.log,
         )
         self._tasks: set[asyncio.Task] = set()
         self._image_progress: dict[str, tuple[int, int]] = {}
+        # Image saves get threads of their own, never the loop's default executor, so a submit
+        # or a mount never queues behind them: each save lists and writes in one of
+        # _image_threads, compresses in _deflate_threads; a slot bounds the saves at work.
+        self._image_threads = ThreadPoolExecutor(
+            IMAGE_SAVES_AT_ONCE, thread_name_prefix="image-save"
+        )
+        self._deflate_threads = ThreadPoolExecutor(
+            os.cpu_count() or 1, thread_name_prefix="image-deflate"
+        )
+        self._image_slots: asyncio.Semaphore | None = None  # made on the loop (Python 3.9)
+        self._closing = threading.Event()
+
+    def _take_moved_settings(self) -> None:
+        """Honour the settings' old ``c.ModelArtsApp.*`` names, with a deprecation warning; a
+        value given under the new name wins."""
+        configured = self.config.get(type(self).__name__, {})
+        for name in MOVED_TO_LOCAL_BACKEND:
+            value = getattr(self.parent, name, None)
+            if value is None:
+                continue
+            message = f"c.ModelArtsApp.{name} is deprecated: set c.LocalBackend.{name} instead" + (
+                " (ignored: both are set)" if name in configured else ""
+            )
+            warnings.warn(message, DeprecationWarning, stacklevel=2)
+            self.log.warning("jupyter_modelarts: %s", message)
+            if name not in configured:
+                setattr(self, name, value)
 
     def _background(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -122,8 +269,14 @@ class LocalBackend(Backend):
 
     async def close(self) -> None:
         self.lease.close()
-        for task in list(self._tasks):
+        self._closing.set()  # a save still writing stops at its next progress report
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        # Cancelled saves record their final state before the store closes.
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for pool in (self._image_threads, self._deflate_threads):
+            pool.shutdown(wait=False, cancel_futures=True)
         await self.jobs.close()
 
     # -- instance ----------------------------------------------------------------------------
@@ -166,36 +319,82 @@ class LocalBackend(Backend):
 
     # -- mounts ------------------------------------------------------------------------------
 
-    def _mount(self, mount_id: str) -> Mount:
+    # A mount's store record is its wire form plus, under "link", where its link goes
+    # ("location"), what it points at ("target") and what it replaced ("replaced": an empty
+    # folder's mode, or None; recorded before attaching, so a crash can't lose it).
+
+    def _record(self, data: dict) -> tuple[Mount, dict]:
+        data = dict(data)
+        link = dict(data.pop("link", None) or {})
+        mount = self._with_local_path(Mount.from_record(data))
+        if "location" not in link:  # recorded before locations were
+            link["location"] = self.data.locate(mount.mount_path)
+        return mount, link
+
+    def _mount(self, mount_id: str) -> tuple[Mount, dict]:
         data = self.store.get("mount", mount_id)
         if data is None:
             raise NotFound(f"no mount {mount_id}", field="mount_id")
-        return self._with_local_path(Mount.from_record(data))
+        return self._record(data)
 
     def _with_local_path(self, mount: Mount) -> Mount:
         mount.local_path = self.data.local_path(mount.mount_path)
         return mount
 
-    def _save_mount(self, mount: Mount) -> None:
+    def _save_mount(self, mount: Mount, link: dict) -> None:
         mount.updated_at = now_ms()
-        self.store.put("mount", mount.id, mount.to_json())
+        self.store.put("mount", mount.id, {**mount.to_json(), "link": link})
+
+    def _broken(self, mount: Mount, link: dict) -> str | None:
+        """Why a MOUNTED mount no longer shows its folder (its link was deleted or replaced in the
+        file browser, say), or None: a few lstat calls."""
+        if mount.status is not MountStatus.MOUNTED:
+            return None
+        problem = self.data.problem(link["location"], link.get("target"))
+        return None if problem is None else f"{mount.mount_path} {problem}"
+
+    def _checked(self, records: list[tuple[Mount, dict]]) -> list[Mount]:
+        """The mounts as the API shows them: a broken one is BROKEN, saying what was found."""
+        for mount, link in records:
+            reason = self._broken(mount, link)
+            if reason is not None:
+                mount.status, mount.failure_reason = MountStatus.BROKEN, reason
+        return [mount for mount, _ in records]
 
     async def list_mounts(self) -> list[Mount]:
-        return [self._with_local_path(Mount.from_record(d)) for d in self.store.list("mount")]
+        records = [self._record(d) for d in self.store.list("mount")]
+        return await asyncio.to_thread(self._checked, records)
 
     async def get_mount(self, mount_id: str) -> Mount:
-        return self._mount(mount_id)
+        (mount,) = await asyncio.to_thread(self._checked, [self._mount(mount_id)])
+        return mount
 
     async def create_mount(self, uri: str, mount_path: str) -> Mount:
         obs = parse_obs_uri(uri)
         mount_path = parse_mount_path(mount_path)
-        for other in await self.list_mounts():
+        location = await asyncio.to_thread(self.data.locate, mount_path)
+        for data in self.store.list("mount"):
+            other, link = self._record(data)
             if other.status is MountStatus.MOUNT_FAILED:
                 continue
-            a, b = sorted([other.mount_path, mount_path], key=len)
-            if b.startswith(a):
-                what = "already mounted" if a == b else f"overlaps the mount at {other.mount_path}"
-                raise InvalidRequest(f"{mount_path} is {what} ({other.uri})", field="mount_path")
+            # Compared as spelled and as resolved: a link in the data root is another spelling.
+            for a, b in (
+                sorted([other.mount_path, mount_path], key=len),
+                sorted([link["location"] + "/", location + "/"], key=len),
+            ):
+                if b.startswith(a):
+                    what = (
+                        "already mounted" if a == b else f"overlaps the mount at {other.mount_path}"
+                    )
+                    raise InvalidRequest(
+                        f"{mount_path} is {what} ({other.uri})", field="mount_path"
+                    )
+        if not self.data.contains(location):
+            raise InvalidRequest(
+                f"{mount_path} leads to {location} through a symbolic link: not a folder inside "
+                "the data root",
+                field="mount_path",
+            )
         self.objects.bucket_dir(obs.bucket)  # 404 before anything is recorded
         mount = self._with_local_path(
             Mount(
@@ -205,15 +404,18 @@ class LocalBackend(Backend):
                 status=MountStatus.MOUNTING,
             )
         )
-        self._save_mount(mount)
+        self._save_mount(mount, {"location": location})
         self._background(self._attach(mount.id))
         return mount
 
     async def _attach(self, mount_id: str) -> None:
-        mount = self._mount(mount_id)
+        mount, link = self._mount(mount_id)
         try:
-            target = self.objects.path_for(parse_obs_uri(mount.uri), create=True)
-            await asyncio.to_thread(self.data.attach, mount.mount_path, target)
+            link["target"] = self.objects.path_for(parse_obs_uri(mount.uri), create=True)
+            if "replaced" not in link:  # a retry after a crash keeps the first survey
+                link["replaced"] = await asyncio.to_thread(self.data.survey, link["location"])
+                self._save_mount(mount, link)
+            await asyncio.to_thread(self.data.attach, link["location"], link["target"])
             mount.status, mount.failure_reason = MountStatus.MOUNTED, None
         except (OSError, NotFound, InvalidRequest) as err:
             mount.status, mount.failure_reason = MountStatus.MOUNT_FAILED, str(err)
@@ -221,10 +423,10 @@ class LocalBackend(Backend):
         except Exception as err:  # unforeseen: still a final state, and the traceback logged
             mount.status, mount.failure_reason = MountStatus.MOUNT_FAILED, _reason(err)
             self.log.exception("mount %s at %s failed", mount.uri, mount.mount_path)
-        self._save_mount(mount)
+        self._save_mount(mount, link)
 
     async def delete_mount(self, mount_id: str) -> Mount:
-        mount = self._mount(mount_id)
+        mount, link = self._mount(mount_id)
         if mount.status is MountStatus.MOUNT_FAILED:
             self.store.delete("mount", mount_id)
             mount.status = MountStatus.UNMOUNTED
@@ -233,37 +435,60 @@ class LocalBackend(Backend):
             raise Conflict(
                 f"mount {mount_id} is {mount.status.value}; wait until it settles", field="mount_id"
             )
+        # On the loop (a few syscalls), so no other request on this mount can interleave.
+        found = self.data.link_problem(link["location"], link.get("target"))
+        if mount.status is MountStatus.MOUNTED and found is not None:
+            # Broken, and no link of ours is left to remove: forget it at once, touching nothing
+            # found there (an empty folder the mount had replaced comes back if the place is free).
+            reason = f"{mount.mount_path} {found}"
+            try:
+                self.data.detach(link["location"], link.get("target"), link.get("replaced"))
+            except OSError as err:
+                self.log.warning(
+                    "could not put back the empty folder at %s: %s", mount.mount_path, err
+                )
+            self.store.delete("mount", mount_id)
+            self.log.warning("forgot the broken mount of %s: %s", mount.uri, reason)
+            mount.status = MountStatus.UNMOUNTED
+            mount.failure_reason = (
+                f"{reason}; the mount was forgotten, what is there was left as is"
+            )
+            return mount
         mount.status = MountStatus.UNMOUNTING
-        self._save_mount(mount)
+        self._save_mount(mount, link)
         self._background(self._detach(mount_id))
         return mount
 
     async def _detach(self, mount_id: str) -> None:
-        mount = self._mount(mount_id)
+        mount, link = self._mount(mount_id)
         try:
-            await asyncio.to_thread(self.data.detach, mount.mount_path)
+            found = await asyncio.to_thread(
+                self.data.detach, link["location"], link.get("target"), link.get("replaced")
+            )
         except OSError as err:
             mount.status, mount.failure_reason = MountStatus.UNMOUNT_FAILED, str(err)
-            self._save_mount(mount)
+            self._save_mount(mount, link)
             return
         except Exception as err:  # unforeseen: still a final state, and the traceback logged
             self.log.exception("unmounting %s failed", mount.mount_path)
             mount.status, mount.failure_reason = MountStatus.UNMOUNT_FAILED, _reason(err)
-            self._save_mount(mount)
+            self._save_mount(mount, link)
             return
+        if found is not None and found != self.data.GONE:
+            self.log.warning("unmounted %s without touching it: it %s", mount.mount_path, found)
         self.store.delete("mount", mount_id)
 
     async def _resume_mounts(self) -> None:
-        """Finish what a restart interrupted, and re-link mounts whose link went missing; each
-        record on its own, so one that can't be read stops none of the others."""
+        """Finish what a restart interrupted, and re-link mounts whose link went missing (a data
+        root that did not outlive the restart); each record on its own, so one that can't be
+        read stops none of the others."""
         for data in self.store.list("mount"):
             try:
-                mount = Mount.from_record(data)
-                link = self.data.local_path(mount.mount_path)
+                mount, link = self._record(data)
                 if mount.status is MountStatus.UNMOUNTING:
                     await self._detach(mount.id)
                 elif mount.status is MountStatus.MOUNTING or (
-                    mount.status is MountStatus.MOUNTED and not os.path.islink(link)
+                    mount.status is MountStatus.MOUNTED and not os.path.lexists(link["location"])
                 ):
                     await self._attach(mount.id)
             except Exception:
@@ -319,40 +544,59 @@ class LocalBackend(Backend):
         return image
 
     async def _build_image(self, image_id: str) -> None:
-        from .image import ImageBuildError, plan_layer, write_oci_archive
+        from . import image as oci
 
         image = self._image(image_id)
-        app = self.parent
         loop = asyncio.get_running_loop()
 
         def progress(done: int, total: int) -> None:
+            if self._closing.is_set():
+                raise oci.ImageBuildError(_SERVER_STOPPED)
             loop.call_soon_threadsafe(self._image_progress.__setitem__, image_id, (done, total))
 
+        if self._image_slots is None:
+            self._image_slots = asyncio.Semaphore(IMAGE_SAVES_AT_ONCE)
         try:
-            plan = await asyncio.to_thread(plan_layer, list(app.image_paths))
-            image.bytes_total = plan.total_bytes
-            if plan.total_bytes > app.image_size_limit:
-                raise ImageBuildError(
-                    f"The container size ({plan.total_bytes / 1e9:.1f}G) is greater than the "
-                    f"threshold ({app.image_size_limit / 1e9:.0f}G); remove files from "
-                    f"{', '.join(app.image_paths)} or raise c.ModelArtsApp.image_size_limit"
+            if self._image_slots.locked():
+                image.status_message = (
+                    f"queued: {IMAGE_SAVES_AT_ONCE} image saves are written at a time"
                 )
-            image.status, image.status_message = ImageStatus.CREATING, "writing the OCI archive"
-            self._save_image(image)
-            os.makedirs(os.path.dirname(image.location), exist_ok=True)
-            info = await asyncio.to_thread(
-                write_oci_archive,
-                plan,
-                image.location,
-                ref_name=image.tag,
-                labels={
-                    "org.opencontainers.image.title": f"{image.namespace}/{image.name}",
-                    "org.opencontainers.image.description": image.description,
-                    "com.huaweicloud.modelarts.origin": "IMAGE_SAVE",
-                },
-                progress=progress,
-            )
-        except (ImageBuildError, OSError) as err:
+                self._save_image(image)
+            async with self._image_slots:
+                image.status_message = "listing the files"
+                self._save_image(image)
+                plan = await loop.run_in_executor(
+                    self._image_threads, oci.plan_layer, list(self.image_paths)
+                )
+                image.bytes_total = plan.total_bytes
+                if plan.total_bytes > self.image_size_limit:
+                    raise oci.ImageBuildError(
+                        f"The container size ({plan.total_bytes / 1e9:.1f}G) is greater than the "
+                        f"threshold ({self.image_size_limit / 1e9:.0f}G); remove files from "
+                        f"{', '.join(self.image_paths)} or raise c.LocalBackend.image_size_limit"
+                    )
+                image.status = ImageStatus.CREATING
+                image.status_message = "writing the OCI archive"
+                self._save_image(image)
+                os.makedirs(os.path.dirname(image.location), exist_ok=True)
+                write = functools.partial(
+                    oci.write_oci_archive,
+                    plan,
+                    image.location,
+                    ref_name=image.tag,
+                    labels={
+                        "org.opencontainers.image.title": f"{image.namespace}/{image.name}",
+                        "org.opencontainers.image.description": image.description,
+                        "com.huaweicloud.modelarts.origin": "IMAGE_SAVE",
+                    },
+                    progress=progress,
+                    executor=self._deflate_threads,
+                )
+                info = await loop.run_in_executor(self._image_threads, write)
+        except asyncio.CancelledError:  # close(): the thread stops at its next progress report
+            image.status, image.status_message = ImageStatus.CREATE_FAILED, _SERVER_STOPPED
+            raise
+        except (oci.ImageBuildError, OSError) as err:
             image.status, image.status_message = ImageStatus.CREATE_FAILED, str(err)
             self.log.warning(
                 "image %s/%s:%s failed: %s", image.namespace, image.name, image.tag, err
@@ -364,8 +608,9 @@ class LocalBackend(Backend):
             image.status, image.status_message = ImageStatus.ACTIVE, info.manifest_digest
             image.size_bytes = info.archive_bytes
             image.bytes_done = image.bytes_total
-        self._image_progress.pop(image_id, None)
-        self._save_image(image)
+        finally:
+            self._image_progress.pop(image_id, None)
+            self._save_image(image)
 
     def _remove_partial_image_files(self) -> None:
         """Delete what saves cut short by a crash left behind (the writer's hidden .tmp files):
@@ -387,7 +632,7 @@ class LocalBackend(Backend):
                 image = ImageSnapshot.from_record(data)
                 if image.status in (ImageStatus.INIT, ImageStatus.CREATING):
                     image.status = ImageStatus.CREATE_FAILED
-                    image.status_message = "the server stopped while the image was being written"
+                    image.status_message = _SERVER_STOPPED
                     self._save_image(image)
             except Exception:
                 self.log.exception("could not recover image record %s", data.get("id"))
@@ -408,14 +653,20 @@ class LocalBackend(Backend):
                 field="image",
             )
         if spec.command is not None:
-            return await self.jobs.submit(spec, self.root_dir)  # a command runs as given
+            # A command runs as given.
+            return await self.jobs.submit(spec, self.root_dir, code_root=self.code_root)
         # The job records the kernelspec it runs on, so it shows which one ran.
         spec = dataclasses.replace(spec, engine=engine.id)
-        return await self.jobs.submit(spec, self.root_dir, python=engine.interpreter)
+        return await self.jobs.submit(
+            spec, self.root_dir, python=engine.interpreter, code_root=self.code_root
+        )
 
     async def list_jobs(self, phase: JobPhase | None = None) -> list[Job]:
-        records = self.store.list("job", phases=(phase.value,) if phase else ())
-        return [Job.from_record(d) for d in records]
+        def read() -> list[Job]:
+            records = self.store.list("job", phases=(phase.value,) if phase else ())
+            return [Job.from_record(d) for d in records]
+
+        return await asyncio.to_thread(read)  # hundreds of jobs with their code: off the loop
 
     async def get_job(self, job_id: str) -> Job:
         return self.jobs.get(job_id)
@@ -430,4 +681,4 @@ class LocalBackend(Backend):
         return self.jobs.read_logs(job_id, task, offset, limit)
 
     async def get_metrics(self, job_id: str) -> Metrics:
-        return self.jobs.metrics(job_id)
+        return await self.jobs.metrics(job_id)

@@ -83,7 +83,7 @@ class LeaseTimer:
         if not self.enabled:
             raise Conflict(
                 "auto-stop is off on this server; there is no lease to renew "
-                "(enable it with c.ModelArtsApp.auto_stop_enabled = True)"
+                "(enable it with c.LocalBackend.auto_stop_enabled = True)"
             )
         record = self._write(duration_s)
         self._schedule(record["stop_at"])
