@@ -148,6 +148,16 @@ class Api:
             assert time.monotonic() < deadline, f"timed out waiting on {path}: {body}"
             await asyncio.sleep(0.05)
 
+    async def log_text(self, job_id, task="worker-0"):
+        """A task's whole log, read chunk by chunk until the reader makes no more progress."""
+        text, offset = "", 0
+        while True:
+            chunk = await self.get(f"jobs/{job_id}/logs", task=task, offset=str(offset))
+            text += chunk["content"]
+            if chunk["next_offset"] == offset:
+                return text
+            offset = chunk["next_offset"]
+
 
 @pytest.fixture
 def api(jp_fetch):

@@ -22,16 +22,6 @@ async def wait_job(api, job_id, timeout=60):
     return await api.wait_for(f"jobs/{job_id}", lambda j: j["phase"] in FINAL, timeout)
 
 
-async def full_log(api, job_id, task):
-    text, offset = "", 0
-    while True:
-        chunk = await api.get(f"jobs/{job_id}/logs", task=task, offset=str(offset))
-        text += chunk["content"]
-        if chunk["next_offset"] == offset:
-            return text
-        offset = chunk["next_offset"]
-
-
 async def test_every_operation_end_to_end(api, fake, jp_root_dir):
     instance = await api.get("instance")
     assert instance["backend"] == "modelarts" and instance["id"] == fake.instance_id
@@ -86,7 +76,7 @@ async def test_every_operation_end_to_end(api, fake, jp_root_dir):
     job = await wait_job(api, job["id"])
     assert job["phase"] == "Completed", job
     for index in (0, 1):
-        log = await full_log(api, job["id"], f"worker-{index}")
+        log = await api.log_text(job["id"], f"worker-{index}")
         assert f"hi from OBS task {index} ['--lr=0.1']" in log
     assert [j["id"] for j in (await api.get("jobs"))["jobs"]] == [job["id"]]
 

@@ -21,16 +21,6 @@ async def wait_final(api, job_id, timeout=60):
     return await api.wait_for(f"jobs/{job_id}", lambda j: j["phase"] in FINAL, timeout)
 
 
-async def full_log(api, job_id, task="worker-0"):
-    text, offset = "", 0
-    while True:
-        chunk = await api.get(f"jobs/{job_id}/logs", task=task, offset=str(offset))
-        text += chunk["content"]
-        if chunk["next_offset"] == offset:
-            return text
-        offset = chunk["next_offset"]
-
-
 def write(path, text="x"):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -146,7 +136,7 @@ async def test_links_inside_are_kept_as_links_and_work(api, jp_root_dir, ma_dirs
     project = project_with_inside_links(jp_root_dir)
     _, job = await submit(api, code_dir=str(project), boot_file="train.py")
     job = await wait_final(api, job["id"])
-    log = await full_log(api, job["id"])
+    log = await api.log_text(job["id"])
     assert job["phase"] == "Completed", log
     assert "cfg 3 True" in log and "data 1,2,3 True" in log
     code = job_code(ma_dirs, job["id"])
@@ -216,7 +206,7 @@ async def test_editing_the_source_after_submit_never_reaches_a_job(api, jp_root_
     expected[renamed["id"]] = "renamed"
     for job_id, value in expected.items():
         job = await wait_final(api, job_id)
-        assert f"value {value}" in await full_log(api, job_id), job
+        assert f"value {value}" in await api.log_text(job_id), job
         assert f"'{value}'" in (job_code(ma_dirs, job_id) / "helper.py").read_text()
 
 
@@ -292,7 +282,7 @@ class TestCloud:
         assert stored["jobs/linked/code/pkg/data/part/x.csv"] == b"1,2,3"
         assert stored["jobs/linked/code/datasets/v1/part/x.csv"] == b"1,2,3"
         job = await wait_final(api, job["id"])
-        log = await full_log(api, job["id"])
+        log = await api.log_text(job["id"])
         assert job["phase"] == "Completed", log
         assert "cfg 3 False" in log and "data 1,2,3 False" in log
 
@@ -308,4 +298,4 @@ async def test_the_servers_kernel_path_folder_in_a_code_dir_is_left_out(api, jp_
     (lent / "jupyter_modelarts").symlink_to(os.path.dirname(os.__file__))
     _, job = await submit(api, code_dir="home", boot_file="train.py")
     assert (await wait_final(api, job["id"]))["phase"] == "Completed"
-    assert await full_log(api, job["id"]) == "ran\n"
+    assert await api.log_text(job["id"]) == "ran\n"

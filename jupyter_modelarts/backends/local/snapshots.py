@@ -109,7 +109,7 @@ def _link(entry: str, dest: str) -> None:
     try:
         os.link(entry, dest)
     except FileNotFoundError:
-        raise
+        raise  # the entry was pruned meanwhile: the caller copies the source anew
     except OSError:
         # No hard links here (another file system, the link limit): a plain copy.
         shutil.copy2(entry, dest)
