@@ -40,10 +40,10 @@ from ..snapshot import SNAPSHOT_POOL, SNAPSHOT_WORKERS, CodePlan, in_snapshot_po
 log = logging.getLogger(__name__)
 
 _CPUS = os.cpu_count() or 1
-# Files are copied and linked in one thread per core (more only contend for the GIL), each on
-# consecutive files, so in folders of its own; below this many files a pool hop costs more than
-# it saves.
-_FILES_PER_THREAD = 64
+# Small files cost Python's per-file work, which a second thread only contends for (the GIL):
+# 1,000 of them took 64 ms on two threads against 42 ms on one. Big ones are copied in the kernel,
+# so each core may take a share of the bytes: one thread per this many, up to one per core.
+_BYTES_PER_THREAD = 64 * 2**20
 # What a kernel or file system answers when it can't do a fast copy between these two files.
 _NO_FAST_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSOCK)
 
@@ -138,7 +138,8 @@ class CodeStore:
             await asyncio.wait([asyncio.wrap_future(f) for f in list(self._keeping)])
         await in_snapshot_pool(self._prepare, plan, dest)
         files = sorted(plan.files)
-        threads = max(1, min(SNAPSHOT_WORKERS, _CPUS, len(files) // _FILES_PER_THREAD))
+        total = sum(plan.files[rel].st_size for rel in files)
+        threads = max(1, min(SNAPSHOT_WORKERS, _CPUS, len(files), total // _BYTES_PER_THREAD))
         size = -(-len(files) // threads)
         # Consecutive files share folders: each thread works in its own, not against the others.
         parts = await asyncio.gather(
