@@ -36,11 +36,14 @@ SNAPSHOT_POOL = ThreadPoolExecutor(max_workers=SNAPSHOT_WORKERS, thread_name_pre
 T = TypeVar("T")
 
 
+async def in_pool(pool: ThreadPoolExecutor, fn: Callable[..., T], *args) -> T:
+    """Run ``fn(*args)`` on ``pool``'s threads, off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args))
+
+
 async def in_snapshot_pool(fn: Callable[..., T], *args) -> T:
     """Run ``fn(*args)`` on the snapshot threads."""
-    return await asyncio.get_running_loop().run_in_executor(
-        SNAPSHOT_POOL, functools.partial(fn, *args)
-    )
+    return await in_pool(SNAPSHOT_POOL, fn, *args)
 
 
 @dataclass

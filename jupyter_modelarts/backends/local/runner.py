@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import os
 import shutil
@@ -25,7 +24,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import psutil
 
@@ -45,7 +44,7 @@ from ...models import (
     parse_obs_uri,
 )
 from ...store import Store
-from ..snapshot import INLINE_BOOT_FILE, in_snapshot_pool, resolve_code
+from ..snapshot import INLINE_BOOT_FILE, in_pool, in_snapshot_pool, resolve_code
 from .objects import ObjectStore
 from .snapshots import CodeStore, code_store
 
@@ -72,11 +71,6 @@ _METRIC_TAILS_CACHED = 16
 # process scans, signals and metrics reads (short), and output copies (long, not to hold those up).
 _SCAN_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ma-job-scan")
 _COPY_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ma-job-copy")
-T = TypeVar("T")
-
-
-async def _in_pool(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
-    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args))
 
 
 def _private_env(name: str) -> bool:
@@ -311,7 +305,7 @@ class JobRunner:
             elif not task.phase.is_final:
                 ended.append(run)
         if ended:  # tasks that ended while no server watched: what they left running goes now
-            self._spawn(_in_pool(_SCAN_POOL, _signal_tasks, ended, signal.SIGKILL))
+            self._spawn(in_pool(_SCAN_POOL, _signal_tasks, ended, signal.SIGKILL))
         kill_at = runtime.get("kill_at")
         if kill_at is None and (job.phase is JobPhase.TERMINATING or runtime.get("failed_task")):
             kill_at = time.time() + self.stop_grace_s  # stopped before deadlines were recorded
@@ -558,7 +552,7 @@ class JobRunner:
     async def _ended(self, job_id: str, run: _TaskRun) -> None:
         """A task's wrapper exited: what the task left running ends with it, as a container
         ends with its main process on ModelArts; then the record follows."""
-        await _in_pool(_SCAN_POOL, _signal_tasks, [run], signal.SIGKILL)
+        await in_pool(_SCAN_POOL, _signal_tasks, [run], signal.SIGKILL)
         if run.popen is not None:
             # Reaped only now: until then its zombie keeps the pid, so the group is the task's.
             run.popen.wait()
@@ -626,7 +620,7 @@ class JobRunner:
 
     async def _copy_outputs_then_end(self, job: Job) -> None:
         try:
-            errors = await _in_pool(_COPY_POOL, self._copy_outputs, job)
+            errors = await in_pool(_COPY_POOL, self._copy_outputs, job)
         except Exception as err:  # unforeseen: the job still ends, with the reason
             self.log.exception("could not copy the outputs of job %s", job.id)
             errors = [f"outputs: internal error: {type(err).__name__}: {err}"]
@@ -687,7 +681,7 @@ class JobRunner:
     async def _signal_all(job: Job, runs: list[_TaskRun], sig: int) -> None:
         """Signal the processes of every task still running (an ended one left none)."""
         live = [run for task, run in zip(job.tasks, runs) if not task.phase.is_final]
-        await _in_pool(_SCAN_POOL, _signal_tasks, live, sig)
+        await in_pool(_SCAN_POOL, _signal_tasks, live, sig)
 
     async def _kill_at(self, job_id: str, deadline: float) -> None:
         """SIGKILL what is left of a stopping job at the deadline its record keeps (epoch s)."""
@@ -794,7 +788,7 @@ class JobRunner:
         if cached is not None and cached[0] == version:
             self._tails.move_to_end(path)
             return cached[1]
-        points = await _in_pool(_SCAN_POOL, _tail_points, path)
+        points = await in_pool(_SCAN_POOL, _tail_points, path)
         self._tails[path] = (version, points)
         self._tails.move_to_end(path)
         while len(self._tails) > _METRIC_TAILS_CACHED:
@@ -805,7 +799,7 @@ class JobRunner:
     async def _recent_points(run: _TaskRun) -> list[_Point]:
         if not run.history_read:
             # Rebuilt after a restart: what was sampled before it comes from the file, once.
-            tail = await _in_pool(_SCAN_POOL, _tail_points, run.metrics_file)
+            tail = await in_pool(_SCAN_POOL, _tail_points, run.metrics_file)
             if not run.history_read:
                 newer = [p for p in run.points if not tail or p[0] > tail[-1][0]]
                 run.points.clear()
@@ -823,7 +817,7 @@ class JobRunner:
                 continue
             try:
                 # The process-tree scans are off the loop; only the points come back to it.
-                points = await _in_pool(_SCAN_POOL, self._sample_all, runs)
+                points = await in_pool(_SCAN_POOL, self._sample_all, runs)
             except Exception:
                 self.log.exception("could not sample the metrics of local jobs")
                 continue
