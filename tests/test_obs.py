@@ -24,6 +24,7 @@ from jupyter_modelarts.backends.modelarts.obs import (
     string_to_sign,
     upload_dir,
 )
+from jupyter_modelarts.backends.modelarts.retry import RetryPolicy
 from jupyter_modelarts.models import (
     BackendUnavailable,
     NotFound,
@@ -271,8 +272,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def fake_obs(monkeypatch):
-    monkeypatch.setattr(ObsClient, "backoff", 0.01)
+def fake_obs():
     server = FakeObs()
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -281,13 +281,18 @@ def fake_obs(monkeypatch):
     server.server_close()
 
 
-def client_for(server, creds=None, **kwargs):
+def client_for(server, creds=None, retries=3, **kwargs):
     creds = creds or Credentials(AK, SK, source="test")
 
     async def keys():
         return creds
 
-    return ObsClient(f"http://127.0.0.1:{server.server_address[1]}", keys, **kwargs)
+    return ObsClient(
+        f"http://127.0.0.1:{server.server_address[1]}",
+        keys,
+        retry=RetryPolicy(max_retries=retries, base_s=0.01),
+        **kwargs,
+    )
 
 
 CODE = {

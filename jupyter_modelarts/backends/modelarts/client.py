@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -20,12 +18,9 @@ from ...models import (
     PermissionDenied,
     UpstreamError,
 )
+from .retry import NOT_PROCESSED, RETRY_STATUSES, RetryPolicy
 
 T = TypeVar("T")
-_RETRY_STATUSES = {429, 502, 503, 504}
-# Statuses that say the request was not acted on, so even a create may be sent again.
-_NOT_PROCESSED = {429, 503}
-_MAX_RETRY_AFTER_S = 30.0
 
 
 class UncertainOutcome(UpstreamError):
@@ -50,18 +45,6 @@ def _error_fields(body: Any) -> tuple[str | None, str | None]:
             if code:
                 return code, message
     return None, None
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    """Seconds the server asked us to wait (Retry-After as seconds or a date), capped."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return min(float(value), _MAX_RETRY_AFTER_S)
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        return min(max(0.0, when.timestamp() - time.time()), _MAX_RETRY_AFTER_S)
 
 
 def upstream_error(response: httpx.Response, action: str) -> ModelArtsError:
@@ -103,14 +86,10 @@ class ModelArtsClient:
         endpoint: str,
         auth: httpx.Auth,
         timeout: float,
-        max_retries: int,
+        retry: RetryPolicy,
         user_agent: str,
-        backoff_base: float = 0.2,
-        backoff_max: float = 5.0,
     ):
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        self.retry = retry
         self.http = httpx.AsyncClient(
             base_url=endpoint,
             auth=auth,
@@ -120,10 +99,6 @@ class ModelArtsClient:
 
     async def aclose(self) -> None:
         await self.http.aclose()
-
-    def backoff(self, attempt: int) -> float:
-        """Seconds to wait before retry ``attempt``: exponential, with full jitter."""
-        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
 
     async def call(
         self,
@@ -143,34 +118,34 @@ class ModelArtsClient:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as err:
                 # Never reached the server: safe to send again, whatever the method.
                 failure: Exception = err
-                delay = None
+                answer = None
             except httpx.TransportError as err:
                 if not idempotent:
                     raise UncertainOutcome(
                         f"the connection to ModelArts broke during {method} {path}; "
                         "the request may or may not have been carried out"
                     ) from None
-                failure, delay = err, None
+                failure, answer = err, None
             else:
                 status = response.status_code
                 if status < 400:
                     return response.json() if response.content else None
-                if status not in _RETRY_STATUSES:
+                if status not in RETRY_STATUSES:
                     raise upstream_error(response, action)
-                if not idempotent and status not in _NOT_PROCESSED:
+                if not idempotent and status not in NOT_PROCESSED:
                     raise UncertainOutcome(
                         f"ModelArts answered {status} to {method} {path}; "
                         "the request may or may not have been carried out"
                     )
-                failure, delay = upstream_error(response, action), retry_after(response)
-            if attempt >= self.max_retries:
+                failure, answer = upstream_error(response, action), response
+            if attempt >= self.retry.max_retries:
                 if isinstance(failure, ModelArtsError):
                     raise failure
                 raise BackendUnavailable(
                     f"ModelArts did not answer {method} {path} after {attempt + 1} tries "
                     f"({type(failure).__name__})"
                 ) from None
-            await asyncio.sleep(delay if delay is not None else self.backoff(attempt))
+            await self.retry.pause(attempt, answer)
             attempt += 1
 
 

@@ -9,7 +9,6 @@ import hmac
 import ipaddress
 import logging
 import os
-import random
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from ...models import (
     PermissionDenied,
     UpstreamError,
 )
-from .client import retry_after
+from .retry import RETRY_STATUSES, RetryPolicy
 
 if TYPE_CHECKING:
     from .auth import Credentials
@@ -144,8 +143,6 @@ class ObsClient:
     """PUT and list objects. Keys come from ``keys()`` on every attempt, so rotated temporary
     credentials are picked up; the secret never leaves the signer."""
 
-    backoff = 0.25  # seconds before the first retry, doubled each time
-
     def __init__(
         self,
         endpoint: str,
@@ -153,7 +150,7 @@ class ObsClient:
         *,
         client: httpx.AsyncClient | None = None,
         timeout: float = 30.0,
-        retries: int = 3,
+        retry: RetryPolicy | None = None,
     ):
         url = httpx.URL(endpoint if "://" in endpoint else f"https://{endpoint}")
         self._scheme = url.scheme
@@ -165,7 +162,7 @@ class ObsClient:
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient()
         self._timeout = timeout
-        self.retries = retries
+        self.retry = retry or RetryPolicy()
 
     def __repr__(self) -> str:
         return f"ObsClient({self._scheme}://{self._netloc})"
@@ -209,7 +206,7 @@ class ObsClient:
                 )
             except httpx.TransportError as exc:
                 # Timeouts and connection failures: every request we send is idempotent.
-                if attempt < self.retries:
+                if attempt < self.retry.max_retries:
                     attempt = await self._pause(attempt, what, type(exc).__name__)
                     continue
                 raise BackendUnavailable(
@@ -219,16 +216,16 @@ class ObsClient:
             if response.status_code < 300:
                 return response
             status = response.status_code
-            if (status == 429 or status >= 500) and attempt < self.retries:
-                attempt = await self._pause(attempt, what, f"HTTP {status}", retry_after(response))
+            if status in RETRY_STATUSES and attempt < self.retry.max_retries:
+                attempt = await self._pause(attempt, what, f"HTTP {status}", response)
                 continue
             raise self._error(response, what)
 
-    async def _pause(self, attempt: int, what: str, reason: str, wait: float | None = None) -> int:
-        # Jitter (0.5x-1.5x) so that parallel uploads do not retry in lockstep.
-        delay = wait if wait is not None else self.backoff * 2**attempt * (0.5 + random.random())
-        log.warning("OBS %s failed (%s); retry %d in %.2fs", what, reason, attempt + 1, delay)
-        await asyncio.sleep(delay)
+    async def _pause(
+        self, attempt: int, what: str, reason: str, response: httpx.Response | None = None
+    ) -> int:
+        log.warning("OBS %s failed (%s); retry %d", what, reason, attempt + 1)
+        await self.retry.pause(attempt, response)
         return attempt + 1
 
     @staticmethod
