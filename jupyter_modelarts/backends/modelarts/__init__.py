@@ -35,6 +35,7 @@ from .. import in_modelarts_notebook
 from ..base import Backend
 from .auth import CredentialChain, ModelArtsAuth
 from .client import ModelArtsClient, SharedPoll, UncertainOutcome
+from .code import CodeFolders
 from .images import Images
 from .metrics import JobMetrics
 from .notebook import Notebook
@@ -211,6 +212,7 @@ class ModelArtsBackend(Backend):
         self.notebook = Notebook(self)
         self.storage = Storage(self)
         self.images = Images(self)
+        self.code = CodeFolders(self)
         self.training = Training(self)
         self.metrics = JobMetrics(self)
 

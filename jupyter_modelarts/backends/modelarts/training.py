@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +20,7 @@ from ...models import (
     Task,
     log_piece,
     now_ms,
-    parse_obs_uri,
 )
-from ..snapshot import INLINE_BOOT_FILE, in_snapshot_pool, resolve_code
-from .obs import upload_dir
 
 if TYPE_CHECKING:
     from . import ModelArtsBackend
@@ -122,62 +118,12 @@ class Training:
         known = ", ".join(f.id for f in flavors) or "none"
         raise InvalidRequest(f"unknown flavor {wanted!r}; ModelArts offers {known}", field="flavor")
 
-    def _code_prefix(self, job_name: str) -> tuple[str, str]:
-        if not self.cloud.code_uri:
-            raise InvalidRequest(
-                "set c.ModelArtsBackend.code_uri = 'obs://bucket/prefix/' to submit jobs: the "
-                "code is uploaded there",
-                field="code_uri",
-            )
-        base = parse_obs_uri(self.cloud.code_uri, "code_uri")
-        return base.bucket, f"{base.key}{job_name}/"
-
-    async def _upload_code(self, spec: JobSpec, bucket: str, prefix: str) -> str | None:
-        """Upload the code dir snapshot (and the inline boot file); returns the boot file name."""
-        code_dir, plan = await in_snapshot_pool(
-            resolve_code, spec, self.cloud.root_dir, self.cloud.code_root
-        )
-        code = parse_obs_uri(f"obs://{bucket}/{prefix}code/")
-        if code_dir:
-            started = time.monotonic()
-
-            def progress(done: int, total: int, sent: int, size: int) -> None:
-                if done == total or time.monotonic() - started > 2:
-                    self.cloud.log.info(
-                        "uploading %s: %d/%d files, %d/%d bytes", spec.name, done, total, sent, size
-                    )
-
-            # OBS has no links: one inside the code dir arrives as the content it points to.
-            result = await upload_dir(
-                self.cloud.obs,
-                code_dir,
-                list(plan.uploads),
-                code,
-                sources=plan.uploads,
-                progress=progress,
-            )
-            self.cloud.log.info(
-                "code of %s: %d files uploaded, %d unchanged",
-                spec.name,
-                result.uploaded,
-                result.skipped,
-            )
-        if spec.code is not None:
-            await self.cloud.obs.put_object(
-                bucket,
-                f"{code.key}{INLINE_BOOT_FILE}",
-                spec.code.encode(),
-                content_type="text/x-python",
-            )
-            return INLINE_BOOT_FILE
-        return spec.boot_file
-
     async def submit_job(self, spec: JobSpec) -> Job:
         if spec.command and not spec.image:
             raise InvalidRequest("a command job runs in a custom image: give image", field="image")
         if spec.command and (spec.code is not None or spec.code_dir):
             raise InvalidRequest("a command job takes no code here", field="command")
-        bucket, prefix = self._code_prefix(spec.name)
+        self.cloud.code.check_configured()
         flavor_id = await self._flavor_id(spec)
         engine = await self._engine_body(spec)
         algorithm: dict[str, Any] = {
@@ -193,13 +139,13 @@ class Training:
             ],
             "environments": dict(spec.env),
         }
+        submit_id = str(uuid.uuid4())
+        place = await self.cloud.code.prepare(spec, submit_id)
         if spec.command:
             algorithm["command"] = shlex.join(spec.command)
         else:
-            boot = await self._upload_code(spec, bucket, prefix)
-            algorithm["code_dir"] = f"/{bucket}/{prefix}code/"
-            algorithm["boot_file"] = f"/{bucket}/{prefix}code/{boot}"
-        submit_id = str(uuid.uuid4())
+            algorithm["code_dir"] = place.code_dir
+            algorithm["boot_file"] = place.boot_file
         body = {
             "kind": "job",
             "metadata": {
@@ -211,7 +157,7 @@ class Training:
             "algorithm": algorithm,
             "spec": {
                 "resource": {"flavor_id": flavor_id, "node_count": spec.nodes},
-                "log_export_path": {"obs_url": f"/{bucket}/{prefix}logs/"},
+                "log_export_path": {"obs_url": place.log_dir},
             },
         }
         # Never send a create twice blindly: a lost answer is looked up by its submit id first.
