@@ -273,7 +273,7 @@ class JobLogsHandler(ModelArtsHandler):
 class JobMetricsHandler(ModelArtsHandler):
     @api
     async def get(self, job_id: str):
-        """→ Metrics: per task, cpuUsage (%) and memUsage (MiB) series of [epoch ms, value]."""
+        """→ Metrics: per task, percent series (cpu, memory, gpu/npu where measured)."""
         self.reply((await self.backend.get_metrics(job_id)).to_json())
 
 

@@ -170,16 +170,24 @@ class _Wire:
 # Instance, flavors, engines, lease
 
 
+#: The contract's flavor kinds, by ModelArts' spellings of them (training ``flavor_type`` says
+#: ``Ascend``, notebook ``category`` ``ASCEND``), upper-cased.
+FLAVOR_TYPES = {"CPU": "CPU", "GPU": "GPU", "NPU": "NPU", "ASCEND": "NPU"}
+
+
 @dataclass
 class Flavor(_Wire):
     id: str
     name: str
-    type: str  # CPU | GPU | NPU
+    type: str  # CPU | GPU | NPU; ModelArts' Ascend is NPU
     cpu_count: int
     memory_mb: int
     gpu_count: int = 0
     gpu_name: str | None = None
     max_nodes: int = 1
+
+    def __post_init__(self) -> None:
+        self.type = FLAVOR_TYPES.get(str(self.type).upper(), self.type)
 
 
 @dataclass
@@ -652,12 +660,18 @@ def log_piece(data: bytes, limit: int, ended: bool) -> bytes:
     return first if len(first) == _utf8_length(data[0]) or ended else b""
 
 
+#: A task's metrics, named and measured (each in percent) as ModelArts' training-job metrics.
+METRICS = ("cpuUsage", "memUsage", "gpuUtil", "gpuMemUsage", "npuUtil", "npuMemUsage")
+#: The metrics listed for every task; the others are listed only with points.
+BASE_METRICS = ("cpuUsage", "memUsage")
+
+
 @dataclass
 class MetricSeries(_Wire):
     task: str
-    metric: str  # cpuUsage (percent of one core) | memUsage (MiB)
-    unit: str
-    points: list[list[float]] = field(default_factory=list)  # [epoch ms, value]
+    metric: str  # one of METRICS
+    unit: str  # "%"
+    points: list[list[float]] = field(default_factory=list)  # [epoch ms, value >= 0]
 
 
 @dataclass

@@ -234,10 +234,16 @@ export class JobView extends Widget {
     }
     if (this._fetches++ % 3 === 0 || this._complete) {
       const metrics = await service.getJobMetrics(this.jobId);
+      const names: Record<string, string> = {
+        cpuUsage: this._trans.__('CPU'),
+        memUsage: this._trans.__('Memory'),
+        gpuUtil: this._trans.__('GPU'),
+        gpuMemUsage: this._trans.__('GPU memory'),
+        npuUtil: this._trans.__('NPU'),
+        npuMemUsage: this._trans.__('NPU memory')
+      };
       const label = (metric: string, unit: string) =>
-        metric === 'cpuUsage'
-          ? this._trans.__('CPU (%1)', unit)
-          : this._trans.__('Memory (%1)', unit);
+        `${names[metric] ?? metric} (${unit})`;
       this._charts.replaceChildren(
         ...metrics.series
           .filter(s => s.task === task)

@@ -6,7 +6,7 @@ export interface IFlavor {
   id: string;
   /** Human-readable name. */
   name: string;
-  /** Hardware kind, for example `CPU` or `GPU`. */
+  /** Hardware kind: `CPU`, `GPU` or `NPU` (ModelArts' Ascend). */
   type: string;
   /** Number of CPU cores. */
   cpu_count: number;
@@ -28,7 +28,7 @@ export interface ILease {
   enabled: boolean;
   /** Lease kind, `TIMING` on ModelArts. */
   type?: string;
-  /** Lease length in seconds, when enabled. */
+  /** Seconds from `renewed_at` to `stop_at` (the last renewal's length), when enabled. */
   duration_s?: number | null;
   /** Last renewal, epoch milliseconds. */
   renewed_at?: number | null;
@@ -322,9 +322,12 @@ export interface ILogChunk {
 export interface IMetricSeries {
   /** The task. */
   task: string;
-  /** `cpuUsage` (percent of a core) or `memUsage` (MiB). */
+  /**
+   * As ModelArts names them: `cpuUsage`, `memUsage` (every task), `gpuUtil`,
+   * `gpuMemUsage`, `npuUtil` or `npuMemUsage` (where the task has data).
+   */
   metric: string;
-  /** The unit. */
+  /** The unit: `%` (of the CPUs, memory or accelerators the task has). */
   unit: string;
   /** `[epoch ms, value]` pairs, oldest first. */
   points: [number, number][];

@@ -496,7 +496,7 @@ def test_job_with_missing_code_fails(fake):
     )
     assert "does not exist" in done["task_statuses"][0]["message"]
     flavors = api(fake, token, "GET", f"/v2/{fake.project_id}/training-job-flavors").json()
-    assert {f["flavor_type"] for f in flavors["flavors"]} == {"CPU", "GPU"}
+    assert {f["flavor_type"] for f in flavors["flavors"]} == {"CPU", "GPU", "Ascend"}
     engines = api(fake, token, "GET", f"/v2/{fake.project_id}/training-job-engines").json()
     assert engines["items"][0]["engine_name"] == "PyTorch"
 

@@ -1,8 +1,14 @@
 """The OBS client against esdk-obs-python: identical signatures, and a signature-checking server."""
 
+import asyncio
+import contextlib
 import email.utils
 import hashlib
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -10,23 +16,31 @@ from base64 import b64encode
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import httpx
 import pytest
 from obs import util as obs_util
 from obs.auth import Authentication
 from obs.convertor import Adapter
 
+from jupyter_modelarts.backends.modelarts import obs as obs_module
+from jupyter_modelarts.backends.modelarts import obs_files
 from jupyter_modelarts.backends.modelarts.auth import Credentials
 from jupyter_modelarts.backends.modelarts.obs import (
     ObsClient,
-    UploadResult,
     authorization,
     canonical_resource,
     string_to_sign,
+)
+from jupyter_modelarts.backends.modelarts.obs_files import (
+    MiB,
+    UploadResult,
+    digest_file,
     upload_dir,
 )
 from jupyter_modelarts.backends.modelarts.retry import RetryPolicy
 from jupyter_modelarts.models import (
     BackendUnavailable,
+    InvalidRequest,
     NotFound,
     PermissionDenied,
     UpstreamError,
@@ -98,6 +112,13 @@ SIGN_CASES = {
         "big.bin",
         {"uploads": None},
         {"Content-Type": "application/xml"},
+    ),
+    "copy-source": (
+        "PUT",
+        "bkt",
+        "jobs/b/code/x.py",
+        {},
+        {"x-obs-copy-source": "/bkt/jobs/a/code/%E6%95%B0%20x.py", "x-obs-meta-md5": "0" * 32},
     ),
     "acl-version-and-prefix": (
         "GET",
@@ -447,3 +468,377 @@ async def test_etag_mismatch_is_an_upstream_error(fake_obs):
     with pytest.raises(UpstreamError, match="ETag"):
         await obs.put_object("bucket-a", "k", b"data")
     await obs.aclose()
+
+
+# ---------------------------------------------------------------------------------------------
+# Streamed, multipart, copied and ranged transfers against the fake cloud's OBS
+# (tests/fake_modelarts/obs.py), which also checks every signature with esdk-obs-python.
+
+VIRTUAL_HOST = "obs.cn-north-4.myhuaweicloud.com"
+
+
+@contextlib.asynccontextmanager
+async def cloud_obs(fake, *, virtual=False, retries=3, sk=None, **kwargs):
+    creds = Credentials(fake.ak, sk or fake.sk, source="test")
+
+    async def keys():
+        return creds
+
+    # Virtual-hosted: the fake is the proxy, so the request line holds the real OBS URL.
+    client = httpx.AsyncClient(proxy=fake.base_url) if virtual else None
+    endpoint = f"http://{VIRTUAL_HOST}" if virtual else f"{fake.base_url}/obs"
+    obs = ObsClient(
+        endpoint, keys, client=client, retry=RetryPolicy(max_retries=retries, base_s=0.01), **kwargs
+    )
+    try:
+        yield obs
+    finally:
+        await obs.aclose()
+        if client is not None:
+            await client.aclose()
+
+
+def sparse(path, size):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(size)
+
+
+# Uploads one file as the server would and reports, in bytes, its resident memory before the
+# upload and its peak during it (the peak reset first: ru_maxrss would carry over the parent's
+# across exec). The keys come on stdin, never on a command line.
+MEMORY_CHILD = """
+import asyncio, json, sys
+from jupyter_modelarts.backends.modelarts.auth import Credentials
+from jupyter_modelarts.backends.modelarts.obs import ObsClient
+from jupyter_modelarts.backends.modelarts.obs_files import upload_dir
+from jupyter_modelarts.models import parse_obs_uri
+
+def status(name):
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(name + ":"))
+    return int(line.split()[1]) * 1024
+
+async def main(endpoint, folder, name):
+    creds = Credentials(sys.stdin.readline().strip(), sys.stdin.readline().strip())
+    async def keys():
+        return creds
+    obs = ObsClient(endpoint, keys)
+    await obs.list_objects("bucket", "warm-up/")  # connections and lazy imports made
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # VmHWM := VmRSS
+    before = status("VmRSS")
+    await upload_dir(obs, folder, [name], parse_obs_uri("obs://bucket/mem/"))
+    print(json.dumps({"before": before, "peak": status("VmHWM")}))
+    await obs.aclose()
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def test_a_large_file_goes_up_in_bounded_memory(fake, tmp_path):
+    if not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("needs Linux's /proc/self/clear_refs")
+    size = 200 * MiB
+    sparse(tmp_path / "code" / "weights.bin", size)
+    child = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD, f"{fake.base_url}/obs", str(tmp_path / "code")]
+        + ["weights.bin"],
+        input=f"{fake.ak}\n{fake.sk}\n",
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    memory = json.loads(child.stdout)
+    growth = memory["peak"] - memory["before"]
+    print(f"uploading {size / MiB:.0f} MiB raised the uploader's RSS by {growth / MiB:.1f} MiB")
+    assert len(fake.buckets["bucket"]["mem/weights.bin"]) == size
+    assert "upload_part" in {r.op for r in fake.obs.requests}
+    assert growth < 64 * MiB, memory
+
+
+class HashWatch:
+    """The OBS modules' ``hashlib``, counting the bytes MD5 takes in on each thread."""
+
+    def __init__(self):
+        self.by_thread = {}
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name):
+        return getattr(hashlib, name)
+
+    def md5(self, data=b""):
+        watch, real = self, hashlib.md5()
+
+        class Counted:
+            def update(self, chunk):
+                with watch.lock:
+                    ident = threading.get_ident()
+                    watch.by_thread[ident] = watch.by_thread.get(ident, 0) + len(chunk)
+                real.update(chunk)
+
+            def digest(self):
+                return real.digest()
+
+            def hexdigest(self):
+                return real.hexdigest()
+
+        counted = Counted()
+        if data:
+            counted.update(data)
+        return counted
+
+
+@pytest.mark.asyncio
+async def test_md5_is_never_taken_on_the_event_loop(fake, tmp_path, monkeypatch):
+    watch = HashWatch()
+    for module in (obs_module, obs_files):
+        monkeypatch.setattr(module, "hashlib", watch)
+    size = 64 * MiB
+    sparse(tmp_path / "weights.bin", size)
+    (tmp_path / "a.py").write_bytes(b"print('a')\n")
+    gaps = []
+
+    async def tick():
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.ensure_future(tick())
+    try:
+        async with cloud_obs(fake) as obs:
+            result = await upload_dir(
+                obs, str(tmp_path), ["weights.bin", "a.py"], parse_obs_uri("obs://bucket/h/")
+            )
+    finally:
+        ticker.cancel()
+    assert result.uploaded == 2
+    on_loop = watch.by_thread.get(threading.get_ident(), 0)
+    print(f"MD5 on the loop: {on_loop} bytes; longest loop stall {max(gaps) * 1000:.0f} ms")
+    assert on_loop < MiB
+    assert sum(watch.by_thread.values()) - on_loop >= size
+
+
+@pytest.mark.asyncio
+async def test_multipart_above_the_threshold_sends_parts_in_parallel(fake, tmp_path):
+    fake.obs.part_delay_s = 0.2  # each part held, so parts sent together overlap at the fake
+    data = os.urandom(5 * MiB + 12345)
+    (tmp_path / "big.bin").write_bytes(data)
+    (tmp_path / "edge.bin").write_bytes(b"e" * 2 * MiB)
+    sent = []
+    kwargs = {"part_size": MiB, "multipart_threshold": 2 * MiB, "part_concurrency": 3}
+    async with cloud_obs(fake, **kwargs) as obs:
+        etag = await obs.upload_file(
+            "bucket", "mp/big.bin", str(tmp_path / "big.bin"), progress=sent.append
+        )
+        await obs.upload_file("bucket", "mp/edge.bin", str(tmp_path / "edge.bin"))
+    ops = [(r.op, r.key) for r in fake.obs.requests]
+    assert [op for op, key in ops if key == "mp/big.bin"] == (
+        ["initiate"] + ["upload_part"] * 6 + ["complete"]
+    )
+    assert [op for op, key in ops if key == "mp/edge.bin"] == ["put"]  # at the threshold: one PUT
+    assert fake.buckets["bucket"]["mp/big.bin"] == data and etag.endswith("-6")
+    assert fake.obs.meta[("bucket", "mp/big.bin")] == {
+        "x-obs-meta-md5": hashlib.md5(data).hexdigest()
+    }
+    assert 2 <= fake.obs.max_parts_in_flight <= 3
+    assert sum(sent) == len(data)
+
+
+@pytest.mark.asyncio
+async def test_a_failing_part_is_retried_alone_and_a_failed_upload_is_aborted(fake, tmp_path):
+    data = os.urandom(4 * MiB + 7)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    fake.obs.fail_parts = {2: [503]}
+    async with cloud_obs(fake, retries=2, part_size=MiB, multipart_threshold=MiB) as obs:
+        await obs.upload_file("bucket", "r/ok.bin", str(path))
+        assert fake.buckets["bucket"]["r/ok.bin"] == data
+        statuses = [r.status for r in fake.obs.requests if r.op == "upload_part"]
+        assert sorted(statuses) == [200] * 5 + [503]
+
+        fake.obs.requests.clear()
+        fake.obs.fail_parts = {3: [500, 500, 500]}
+        with pytest.raises(UpstreamError) as info:
+            await obs.upload_file("bucket", "r/failed.bin", str(path))
+    assert info.value.code == "OBS.InternalError"
+    ops = [r.op for r in fake.obs.requests]
+    assert ops[0] == "initiate" and ops[-1] == "abort" and "complete" not in ops
+    assert fake.obs.uploads == {}
+    assert "r/failed.bin" not in fake.buckets["bucket"]
+
+
+@pytest.mark.asyncio
+async def test_a_file_changed_after_hashing_is_refused_and_aborted(fake, tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"a" * 3 * MiB)
+    async with cloud_obs(fake, part_size=MiB, multipart_threshold=MiB) as obs:
+        digest = digest_file(str(path), obs.part_size_for)
+        path.write_bytes(b"b" * 3 * MiB)
+        with pytest.raises(InvalidRequest, match="changed while"):
+            await obs.upload_file("bucket", "ch/f.bin", str(path), digest=digest)
+        path.write_bytes(b"short")
+        with pytest.raises(InvalidRequest, match="changed while"):
+            await obs.upload_file("bucket", "ch/f.bin", str(path), digest=digest)
+    assert fake.obs.uploads == {} and "ch/f.bin" not in fake.buckets["bucket"]
+
+
+@pytest.mark.asyncio
+async def test_virtual_hosted_requests_name_the_bucket_in_the_host(fake, tmp_path):
+    big = os.urandom(3 * MiB)
+    write_tree(tmp_path, {"a.py": b"print(1)\n", "big.bin": big})
+    async with cloud_obs(fake, virtual=True, part_size=MiB, multipart_threshold=2 * MiB) as obs:
+        assert not obs.path_style
+        result = await upload_dir(
+            obs, str(tmp_path), ["a.py", "big.bin"], parse_obs_uri("obs://bucket/v/")
+        )
+        await obs.copy_object("bucket", "v/big.bin", "bucket", "v/copy.bin")
+        assert await obs.head_object("bucket", "v/copy.bin") == len(big)
+        assert await obs.get_range("bucket", "v/a.py", 6, 100) == b"1)\n"
+        await obs.delete_object("bucket", "v/copy.bin")
+        assert set(await obs.list_objects("bucket", "v/")) == {"v/a.py", "v/big.bin"}
+    assert result.uploaded == 2 and fake.buckets["bucket"]["v/big.bin"] == big
+    requests = fake.obs.requests
+    assert {(r.style, r.host) for r in requests} == {("virtual", f"bucket.{VIRTUAL_HOST}")}
+    assert {"list", "initiate", "upload_part", "complete", "put", "copy", "head", "get"} <= {
+        r.op for r in requests
+    }
+    assert all(r.status < 300 for r in requests)
+
+    # The fake checks virtual-hosted signatures as it does path-style ones.
+    async with cloud_obs(fake, virtual=True, sk="not-the-secret-key") as obs:
+        with pytest.raises(PermissionDenied):
+            await obs.head_object("bucket", "v/a.py")
+
+
+@pytest.mark.asyncio
+async def test_head_and_ranged_reads(fake):
+    data = bytes(range(256)) * 40
+    fake.buckets["bucket"]["logs/w0.log"] = data
+    async with cloud_obs(fake) as obs:
+        assert await obs.head_object("bucket", "logs/w0.log") == len(data)
+        assert await obs.head_object("bucket", "logs/none") is None
+        assert await obs.get_range("bucket", "logs/w0.log", 100, 200) == data[100:200]
+        end = len(data)
+        assert await obs.get_range("bucket", "logs/w0.log", end - 10, end + 500) == data[-10:]
+        assert await obs.get_range("bucket", "logs/w0.log", end, end + 10) == b""
+        assert await obs.get_range("bucket", "logs/w0.log", 5, 5) == b""
+        with pytest.raises(NotFound):
+            await obs.get_range("bucket", "logs/none", 0, 10)
+    assert [r.status for r in fake.obs.requests if r.op == "get"] == [206, 206, 416, 404]
+
+
+@pytest.mark.asyncio
+async def test_copy_keeps_metadata_and_a_missing_source_is_not_found(fake, tmp_path):
+    (tmp_path / "f").write_bytes(b"x" * 100)
+    md5 = hashlib.md5(b"x" * 100).hexdigest()
+    async with cloud_obs(fake) as obs:
+        await obs.upload_file("bucket", "c/数据 src+1", str(tmp_path / "f"))
+        assert await obs.copy_object("bucket", "c/数据 src+1", "bucket", "c/dst") == md5
+        with pytest.raises(NotFound):
+            await obs.copy_object("bucket", "c/gone", "bucket", "c/dst2")
+    assert fake.buckets["bucket"]["c/dst"] == b"x" * 100
+    assert fake.obs.meta[("bucket", "c/dst")] == {"x-obs-meta-md5": md5}
+    assert [r.body_size for r in fake.obs.requests if r.op == "copy"] == [0, 0]
+
+
+@pytest.mark.asyncio
+async def test_upload_dir_copies_what_reuse_has_and_sends_the_rest(fake, tmp_path):
+    write_tree(tmp_path, CODE)
+    async with cloud_obs(fake) as obs:
+        first = await upload_dir(
+            obs, str(tmp_path), sorted(CODE), parse_obs_uri("obs://bucket/s1/")
+        )
+        reuse = {md5: f"s1/{rel}" for rel, md5 in first.md5s.items()}
+        del fake.buckets["bucket"]["s1/train.py"]  # gone meanwhile: it is sent instead
+        (tmp_path / "pkg" / "__init__.py").write_bytes(b"changed = True\n")
+        fake.obs.requests.clear()
+        second = await upload_dir(
+            obs,
+            str(tmp_path),
+            sorted(CODE),
+            parse_obs_uri("obs://bucket/s2/"),
+            reuse=reuse,
+            check_existing=False,
+        )
+    assert (second.uploaded, second.copied, second.skipped) == (2, 3, 0)
+    assert sorted(r.key for r in fake.obs.requests if r.op == "put") == [
+        "s2/pkg/__init__.py",
+        "s2/train.py",
+    ]
+    assert "list" not in {r.op for r in fake.obs.requests}
+    now = {**CODE, "pkg/__init__.py": b"changed = True\n"}
+    stored = fake.buckets["bucket"]
+    assert {k[3:]: v for k, v in stored.items() if k.startswith("s2/")} == now
+
+
+@pytest.mark.asyncio
+async def test_the_fake_checks_multipart_uploads_as_obs_does(fake):
+    async with cloud_obs(fake) as obs:
+
+        async def initiate(key):
+            response = await obs._request("POST", "bucket", key, params=[("uploads", None)])
+            return ET.fromstring(response.content).find(f"{{{NS}}}UploadId").text
+
+        async def part(key, upload, number, data):
+            params = [("partNumber", str(number)), ("uploadId", upload)]
+            response = await obs._request("PUT", "bucket", key, params=params, content=data)
+            return response.headers["etag"]
+
+        async def complete(key, upload, parts, body=None):
+            xml = "".join(
+                f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>" for n, e in parts
+            )
+            return await obs._request(
+                "POST",
+                "bucket",
+                key,
+                params=[("uploadId", upload)],
+                headers={"Content-Type": "application/xml"},
+                content=body
+                or f"<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>".encode(),
+            )
+
+        upload = await initiate("m/x")
+        first = await part("m/x", upload, 1, b"a" * 1000)
+        last = await part("m/x", upload, 2, b"b" * 10)
+        wrong = '"' + "0" * 32 + '"'
+        for parts, code in [
+            ([(1, first), (2, last)], "EntityTooSmall"),  # 1000 bytes < 100 KB
+            ([(2, last), (1, first)], "InvalidPartOrder"),
+            ([(1, wrong)], "InvalidPart"),
+            ([(3, last)], "InvalidPart"),
+        ]:
+            with pytest.raises(UpstreamError) as info:
+                await complete("m/x", upload, parts)
+            assert info.value.code == f"OBS.{code}"
+        with pytest.raises(UpstreamError, match="MalformedXML"):
+            await complete("m/x", upload, [], body=b"<CompleteMultipartUpload><Part>")
+        with pytest.raises(UpstreamError, match="InvalidArgument"):
+            await part("m/x", upload, 10_001, b"c")
+        with pytest.raises(UpstreamError, match="BadDigest"):
+            await obs._request(
+                "PUT",
+                "bucket",
+                "m/x",
+                params=[("partNumber", "3"), ("uploadId", upload)],
+                headers={"Content-MD5": MD5},  # the MD5 of no bytes
+                content=b"c",
+            )
+
+        fake.obs.min_part_size = 1000
+        response = await complete("m/x", upload, [(1, first), (2, last)])
+        assert ET.fromstring(response.content).find(f"{{{NS}}}ETag").text.endswith('-2"')
+        assert fake.buckets["bucket"]["m/x"] == b"a" * 1000 + b"b" * 10
+        with pytest.raises(NotFound) as info:
+            await complete("m/x", upload, [(1, first), (2, last)])
+        assert info.value.code == "OBS.NoSuchUpload"
+
+        other = await initiate("m/y")
+        await part("m/y", other, 1, b"z")
+        await obs._request("DELETE", "bucket", "m/y", params=[("uploadId", other)])
+        assert other not in fake.obs.uploads and "m/y" not in fake.buckets["bucket"]

@@ -278,9 +278,11 @@ class TestCloud:
         project = project_with_inside_links(jp_root_dir)
         _, job = await submit(api, name="linked", code_dir=str(project), boot_file="train.py")
         stored = fake.buckets["bucket"]
-        assert stored["jobs/linked/code/cfg.json"] == b'{"lr": 3}'
-        assert stored["jobs/linked/code/pkg/data/part/x.csv"] == b"1,2,3"
-        assert stored["jobs/linked/code/datasets/v1/part/x.csv"] == b"1,2,3"
+        (upstream,) = fake.jobs_named("linked")
+        code = upstream["algorithm"]["code_dir"][len("/bucket/") :]  # one folder per submission
+        assert stored[f"{code}cfg.json"] == b'{"lr": 3}'
+        assert stored[f"{code}pkg/data/part/x.csv"] == b"1,2,3"
+        assert stored[f"{code}datasets/v1/part/x.csv"] == b"1,2,3"
         job = await wait_final(api, job["id"])
         log = await api.log_text(job["id"])
         assert job["phase"] == "Completed", log

@@ -183,7 +183,14 @@ class JobWidget(w.VBox):
             self._status.value = html.escape(job["message"])
 
     def _render_metrics(self, metrics: dict[str, Any]) -> None:
-        labels = {"cpuUsage": "CPU", "memUsage": "memory"}
+        labels = {
+            "cpuUsage": "CPU",
+            "memUsage": "memory",
+            "gpuUtil": "GPU",
+            "gpuMemUsage": "GPU memory",
+            "npuUtil": "NPU",
+            "npuMemUsage": "NPU memory",
+        }
         self._chart.value = "".join(
             sparkline(s["points"], f"{s['task']} {labels.get(s['metric'], s['metric'])}", s["unit"])
             for s in metrics["series"]

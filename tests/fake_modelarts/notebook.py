@@ -96,6 +96,16 @@ class Notebooks:
         self.storages: dict[str, dict[str, Any]] = {}
         self.images: dict[str, dict[str, Any]] = {}
 
+    # -- test controls -----------------------------------------------------------------------
+
+    def set_lease(self, **fields: Any) -> None:
+        """Change the lease as the console would: `enable=False` turns auto-stop off; `create_at`,
+        `duration` and `update_at` (epoch ms) stand for an instance up and renewed earlier."""
+        unknown = set(fields) - set(self.notebook["lease"])
+        if unknown:
+            raise ValueError(f"not lease fields: {sorted(unknown)}")
+        self.notebook["lease"].update(fields)
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _later(self, delay: float, fn) -> None:

@@ -34,6 +34,7 @@ OPERATIONS = (
     "stop_training_job",
     "delete_training_job",
     "show_training_job_logs_preview",
+    "show_training_job_logs_from_aom",
     "show_training_job_metrics",
     "show_training_job_flavors",
     "show_training_job_engines",

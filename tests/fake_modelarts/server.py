@@ -6,10 +6,12 @@ loop) talks to it over real TCP, and injected latency never blocks the test's lo
 - ModelArts `/v1/{project_id}/...`, `/v2/{project_id}/...` (the SDK's resource paths, schema.py)
 - IAM `POST /v3/auth/tokens`, `GET /v3/projects`, `POST /v3.0/OS-CREDENTIAL/securitytokens`
 - metadata `PUT /meta-data/latest/api/token`, `GET /openstack/latest/securitykey`
-- OBS path-style `/obs/{bucket}[/{key}]` (obs.py)
+- OBS path-style `/obs/{bucket}[/{key}]`, and virtual-hosted as a proxy (obs.py)
 
 Every request is recorded in `calls`; `set_faults` makes a fraction of them fail before (or,
-for "drop_after", after) being processed. Every response carries `X-Request-Id`.
+for "drop_after", after) being processed, or be processed late ("late", "500"). Every response
+carries `X-Request-Id`. `create_job` and `delete_job` act as the console or ma-cli would, beside
+the code under test.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from .training import Training
 
 log = logging.getLogger(__name__)
 
-FAULT_KINDS = ("503", "429", "latency", "drop", "drop_after")
+FAULT_KINDS = ("503", "429", "latency", "drop", "drop_after", "late", "500")
 
 # IAM action checked for each ModelArts operation (what `deny()` matches, fnmatch patterns ok).
 ACTIONS = {
@@ -69,6 +71,7 @@ ACTIONS = {
     "stop_training_job": "modelarts:trainJob:stop",
     "delete_training_job": "modelarts:trainJob:delete",
     "show_training_job_logs_preview": "modelarts:trainJob:getLogs",
+    "show_training_job_logs_from_aom": "modelarts:trainJob:getLogs",
     "show_training_job_metrics": "modelarts:trainJob:getMetrics",
     "show_training_job_flavors": "modelarts:trainJob:listFlavors",
     "show_training_job_engines": "modelarts:trainJob:listEngines",
@@ -79,7 +82,8 @@ ACTIONS = {
 class Call:
     """One request: `status` is None while in flight and 0 when the connection was dropped.
 
-    `query` holds the first value of each query argument; `t` is `time.monotonic()` at arrival.
+    `query` holds the first value of each query argument; `t` is `time.monotonic()` at arrival;
+    `body` is the parsed JSON body of a ModelArts request (None for others).
     """
 
     method: str
@@ -87,6 +91,7 @@ class Call:
     query: dict[str, str]
     status: int | None
     t: float
+    body: Any = None
 
 
 @dataclass
@@ -96,6 +101,7 @@ class _Faults:
     rng: random.Random
     latency_s: float
     paths: re.Pattern
+    left: int | None  # faults still to give; None: no limit
 
 
 class FakeCloud:
@@ -137,6 +143,9 @@ class FakeCloud:
         self.base_url = ""
         self._lock = threading.Lock()
         self._faults: _Faults | None = None
+        # Requests held by a "late" or "500" fault: (fault paths, go, landed), on the fake's loop.
+        self._held: list[tuple[re.Pattern, asyncio.Event, asyncio.Event]] = []
+        self._background: set[asyncio.Task] = set()
         self._denied: set[str] = set()
         self._operations = schema.load_operations()
         self.iam = Iam(self)
@@ -163,7 +172,8 @@ class FakeCloud:
             try:
                 sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
                 app = tornado.web.Application(
-                    [(r"/.*", _Handler, {"cloud": self})],
+                    # Absolute-form targets too: OBS reached virtual-hosted, the fake its proxy.
+                    [(r"(?:/|https?://).*", _Handler, {"cloud": self})],
                     log_function=lambda handler: None,  # 4xx are expected; keep test logs clean
                 )
                 server = tornado.httpserver.HTTPServer(app)
@@ -219,6 +229,13 @@ class FakeCloud:
 
     # -- test controls -----------------------------------------------------------------------
 
+    def bodies(self, method: str, path_regex: str) -> list[Any]:
+        """JSON bodies of the ModelArts requests so far with this method and path."""
+        pattern = re.compile(path_regex)
+        with self._lock:
+            calls = list(self.calls)
+        return [c.body for c in calls if c.method == method.upper() and pattern.search(c.path)]
+
     def count(self, method: str, path_regex: str) -> int:
         """Requests so far with this method (case-insensitive) whose path re.search-es the regex."""
         pattern = re.compile(path_regex)
@@ -234,11 +251,17 @@ class FakeCloud:
         seed: int = 0,
         latency_s: float = 0.3,
         paths: str = r".*",
+        times: int | None = None,
     ) -> None:
-        """Make a `rate` fraction of requests whose path re.search-es `paths` fail.
+        """Make a `rate` fraction of requests whose path re.search-es `paths` fail (the first
+        `times` of them only, when given).
 
         Kinds: "503" (error body), "429" (Retry-After: 1), "latency" (+latency_s, then served),
-        "drop" (socket closed, no response), "drop_after" (served, then the socket closed).
+        "drop" (socket closed, no response), "drop_after" (served, then the socket closed),
+        "late" (held, answered only once processed: a client with a shorter timeout has given
+        up by then), "500" (a gateway's 500 at once, while the request goes on). A "late" or
+        "500" request is processed when the next request on `paths` arrives, just before it (a
+        client's resend after its timeout finds the first one landed), or after latency_s.
         OBS paths get XML error bodies, every other path JSON.
         """
         unknown = set(kinds) - set(FAULT_KINDS)
@@ -246,7 +269,7 @@ class FakeCloud:
             raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
         with self._lock:
             self._faults = _Faults(
-                rate, tuple(kinds), random.Random(seed), latency_s, re.compile(paths)
+                rate, tuple(kinds), random.Random(seed), latency_s, re.compile(paths), times
             )
 
     def clear_faults(self) -> None:
@@ -260,6 +283,82 @@ class FakeCloud:
         """Training jobs (as GET shows them) whose metadata.name is ``name``."""
         views = self._on_loop(lambda: [job.view() for job in self.training.jobs.values()])
         return [v for v in views if v["metadata"]["name"] == name]
+
+    def create_job(
+        self,
+        name: str,
+        code: str | None = None,
+        *,
+        command: str | None = None,
+        nodes: int = 1,
+        flavor: str = "modelarts.vm.cpu.8u",
+        parameters: dict[str, str] | None = None,
+        inputs: dict[str, str] | None = None,
+        outputs: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+        engine: dict[str, str] | None = None,
+        log_export: str | None = None,
+        description: str = "",
+        annotations: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Create a training job as the console, ma-cli or another notebook would (not through
+        the code under test); ``code`` is the boot file, put in the "console" bucket. Returns
+        the job as ModelArts answers the create. Channels map names to ``obs://`` URLs."""
+        algorithm: dict[str, Any] = {
+            "engine": engine
+            or {"engine_name": "PyTorch", "engine_version": "pytorch_1.8.0-cuda_10.2"},
+            "parameters": [{"name": k, "value": v} for k, v in (parameters or {}).items()],
+            "environments": dict(env or {}),
+        }
+        for kind, channels in (("inputs", inputs), ("outputs", outputs)):
+            algorithm[kind] = [
+                {"name": k, "remote": {"obs": {"obs_url": v}}} for k, v in (channels or {}).items()
+            ]
+        if command is not None:
+            algorithm["command"] = command
+        else:
+            self.buckets.setdefault("console", {})[f"{name}/code/train.py"] = (code or "").encode()
+            algorithm.update(
+                code_dir=f"/console/{name}/code/", boot_file=f"/console/{name}/code/train.py"
+            )
+        body: dict[str, Any] = {
+            "kind": "job",
+            "metadata": {
+                "name": name,
+                "description": description,
+                "workspace_id": "0",
+                "annotations": dict(annotations or {}),
+            },
+            "algorithm": algorithm,
+            "spec": {"resource": {"flavor_id": flavor, "node_count": nodes}},
+        }
+        if log_export:
+            body["spec"]["log_export_path"] = {"obs_url": log_export}
+
+        async def create() -> Response:
+            req = Req("POST", "", {}, {}, {}, b"", body=body)
+            return self.training.create_training_job(req)
+
+        assert self._loop is not None, "the fake is not running"
+        response = asyncio.run_coroutine_threadsafe(create(), self._loop).result(timeout=10)
+        return json.loads(response.body)
+
+    def delete_job(self, job_id: str) -> None:
+        """Delete a job as the console does, in any phase: its processes are killed first."""
+        assert self._loop is not None, "the fake is not running"
+        asyncio.run_coroutine_threadsafe(self.training.remove(job_id), self._loop).result(
+            timeout=30
+        )
+
+    def job_view(self, job_id: str) -> dict[str, Any] | None:
+        """The job as GET shows it, None once deleted."""
+        return self._on_loop(
+            lambda: self.training.jobs[job_id].view() if job_id in self.training.jobs else None
+        )
+
+    def log_bytes_served(self, job_id: str, task: str = "worker-0") -> int:
+        """Log bytes of a task sent so far (the preview and the line API)."""
+        return self._on_loop(lambda: self.training.log_bytes_served.get((job_id, task), 0))
 
     def issued_tokens(self) -> list[str]:
         """Every IAM token handed out so far (for the credential-leak scan)."""
@@ -294,14 +393,35 @@ class FakeCloud:
             self.calls.append(call)
         return call
 
-    def _pick_fault(self, path: str) -> tuple[str | None, float]:
+    def _pick_fault(self, path: str) -> tuple[str | None, float, re.Pattern | None]:
         with self._lock:
             faults = self._faults
-            if faults is None or not faults.paths.search(path):
-                return None, 0.0
+            if faults is None or not faults.paths.search(path) or faults.left == 0:
+                return None, 0.0, None
             if faults.rng.random() >= faults.rate:
-                return None, 0.0
-            return faults.rng.choice(faults.kinds), faults.latency_s
+                return None, 0.0, None
+            if faults.left is not None:
+                faults.left -= 1
+            return faults.rng.choice(faults.kinds), faults.latency_s, faults.paths
+
+    async def _land_held(self, path: str) -> None:
+        """Process the held requests whose fault paths match ``path``, before ``path`` is."""
+        landing = [(go, landed) for paths, go, landed in self._held if paths.search(path)]
+        for go, _ in landing:
+            go.set()
+        for _, landed in landing:
+            await landed.wait()
+
+    async def _late(self, req: Req, paths: re.Pattern, latency_s: float) -> Response:
+        entry = (paths, asyncio.Event(), asyncio.Event())
+        self._held.append(entry)
+        try:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(entry[1].wait(), latency_s)
+            return await self.handle(req)
+        finally:
+            self._held.remove(entry)
+            entry[2].set()
 
     def _denied_action(self, action: str) -> bool:
         with self._lock:
@@ -310,7 +430,7 @@ class FakeCloud:
     # -- dispatch ----------------------------------------------------------------------------
 
     def fault_response(self, kind: str, path: str) -> Response:
-        if path.startswith("/obs/"):
+        if self.obs.owns(path):
             status, code = (
                 (503, "ServiceUnavailable") if kind == "503" else (429, "TooManyRequests")
             )
@@ -334,8 +454,8 @@ class FakeCloud:
     async def handle(self, req: Req) -> Response:
         path = req.path
         try:
-            if path.startswith("/obs/"):
-                return self.obs.handle(req)
+            if self.obs.route(path, req.headers.get("Host", "")) is not None:
+                return await self.obs.handle(req)
             if path.startswith("/v3"):
                 return self._iam(req)
             if path == "/meta-data/latest/api/token" and req.method == "PUT":
@@ -499,27 +619,44 @@ class _Handler(tornado.web.RequestHandler):
         }
         query = {k: vs[0] for k, vs in raw_query.items() if vs}
         call = cloud._record(request.method, request.path, query)
-        kind, latency = cloud._pick_fault(request.path)
+        if request.path.startswith(("/v1/", "/v2/")) and request.body:
+            with contextlib.suppress(ValueError):
+                call.body = json.loads(request.body)
+        await cloud._land_held(request.path)
+        kind, latency, paths = cloud._pick_fault(request.path)
         if kind == "drop":
             call.status = 0
             self.detach().close()
             return
         if kind == "latency":
             await asyncio.sleep(latency)
+        req = Req(
+            method=request.method,
+            path=request.path,
+            params={},
+            query=query,
+            headers=request.headers,
+            raw_body=request.body or b"",
+            raw_query=raw_query,
+        )
         if kind in ("503", "429"):
             resp = cloud.fault_response(kind, request.path)
-        else:
-            req = Req(
-                method=request.method,
-                path=request.path,
-                params={},
-                query=query,
-                headers=request.headers,
-                raw_body=request.body or b"",
-                raw_query=raw_query,
+        elif kind == "500":
+            # The gateway gives up; the service behind it still acts, later.
+            assert paths is not None
+            task = asyncio.ensure_future(cloud._late(req, paths, latency))
+            cloud._background.add(task)
+            task.add_done_callback(cloud._background.discard)
+            resp = json_response(
+                500, {"error_code": "APIGW.0205", "error_msg": "Internal server error"}
             )
+        else:
             try:
-                resp = await cloud.handle(req)
+                if kind == "late":
+                    assert paths is not None
+                    resp = await cloud._late(req, paths, latency)
+                else:
+                    resp = await cloud.handle(req)
             except Exception:
                 log.error("fake cloud handler failed:\n%s", traceback.format_exc())
                 resp = json_response(

@@ -2,11 +2,13 @@
 
 Lifecycle: Creating -(step_s)-> Pending -(step_s)-> Running -> Completed | Failed. Code, inputs
 and outputs move between `FakeCloud.buckets` and a per-job folder under the work dir. Processes
-run in their own session so terminate/stop can kill whole process groups.
+run in their own session so terminate/stop can kill whole process groups. When a job ends, each
+task's log is exported to the job's `log_export_path` as `modelarts-job-<id>-<task>.log`.
 """
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import copy
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from .server import FakeCloud
 
 LOG_PREVIEW_MAX = 1024 * 1024
+LOG_LINES_MAX = 500  # show_training_job_logs_from_aom: lines is 1 to 500, 50 by default
 METRIC_PERIOD_S = 60.0
 ACTIVE = ("Creating", "Pending", "Running")
 FINAL = ("Completed", "Failed", "Terminated", "Abnormal")
@@ -67,6 +70,21 @@ FLAVORS = [
         },
         "attributes": {},
     },
+    {
+        "flavor_id": "modelarts.kat1.xlarge",
+        "flavor_name": "Ascend: 1*Ascend 910(32GB) | ARM: 24 vCPUs 96GB",
+        "flavor_type": "Ascend",
+        "max_num": 2,
+        "billing": {"code": "modelarts.kat1.xlarge", "unit_num": 1},
+        "flavor_info": {
+            "max_num": 2,
+            "cpu": {"arch": "arm", "core_num": 24},
+            "npu": {"unit_num": 1, "product_name": "Ascend-910", "memory": "32GB"},
+            "memory": {"size": 96, "unit": "GB"},
+            "disk": {"size": 750, "unit": "GB"},
+        },
+        "attributes": {},
+    },
 ]
 ENGINES = [
     {
@@ -100,11 +118,44 @@ def parse_obs_path(url: Any, field: str) -> tuple[str, str]:
     return m.group(1), (m.group(2) or "/").lstrip("/")
 
 
+class LineIndex:
+    """Where each complete line of a growing log ends, scanned incrementally (a page of a 50 MiB
+    log must not cost a read of the whole file)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.ends = array.array("q")  # byte offset just past each complete line's newline
+        self.scanned = 0  # everything before this is indexed; a partial line is scanned again
+
+    def refresh(self) -> int:
+        """Index what was written since; returns the file's size."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        if size > self.scanned:
+            with open(self.path, "rb") as f:
+                f.seek(self.scanned)
+                data = f.read(size - self.scanned)
+            start = 0
+            while (cut := data.find(b"\n", start)) >= 0:
+                self.ends.append(self.scanned + cut + 1)
+                start = cut + 1
+            self.scanned += start
+        return size
+
+    def start(self, line: int) -> int:
+        return self.ends[line - 1] if line > 0 else 0
+
+
 class Job:
     def __init__(self, obj: dict[str, Any], spec: dict[str, Any], root: Path):
         self.obj = obj
         self.spec = spec  # the resolved run spec (OBS paths, parameters, env)
         self.root = root
+        self.lines: dict[str, LineIndex] = {}
+        # AOM numbers lines with large opaque values; a client may only pass them back.
+        self.line_base = obj["metadata"]["create_time"] * 1000
         self.procs: dict[str, subprocess.Popen] = {}
         self.samples: dict[str, dict[str, list[float]]] = {}
         self.ps: dict[str, psutil.Process] = {}
@@ -122,6 +173,11 @@ class Job:
     def log_path(self, task: str) -> Path:
         return self.root / "logs" / f"{task}.log"
 
+    def line_index(self, task: str) -> LineIndex:
+        if task not in self.lines:
+            self.lines[task] = LineIndex(self.log_path(task))
+        return self.lines[task]
+
     def view(self) -> dict[str, Any]:
         obj = copy.deepcopy(self.obj)
         if self.started and obj["status"]["phase"] in ("Running", "Terminating"):
@@ -133,6 +189,9 @@ class Training:
     def __init__(self, cloud: FakeCloud):
         self.cloud = cloud
         self.jobs: dict[str, Job] = {}
+        # ModelArts refuses a create whose name an existing job holds (ModelArts.2751).
+        self.unique_names = True
+        self.log_bytes_served: dict[tuple[str, str], int] = {}
 
     # -- API ---------------------------------------------------------------------------------
 
@@ -167,6 +226,10 @@ class Training:
             raise _bad("spec.resource.node_count must be a positive integer")
         if nodes > flavor["max_num"]:
             raise _bad(f"spec.resource.node_count exceeds {flavor['max_num']} for this flavor")
+        if self.unique_names and any(
+            job.obj["metadata"]["name"] == md["name"] for job in self.jobs.values()
+        ):
+            raise _bad(f"Duplicate training job name: {md['name']}.", "ModelArts.2751")
 
         job_id = str(uuid.uuid4())
         tasks = [f"worker-{i}" for i in range(nodes)]
@@ -180,6 +243,8 @@ class Training:
                 item.setdefault("access_method", "parameter")
                 if kind == "outputs":
                     item.update(mode="upload_periodically", period=30)
+        # The response model (JobAlgorithmResponse) lists environments as maps.
+        algorithm["environments"] = [{k: v} for k, v in (alg.get("environments") or {}).items()]
         spec = copy.deepcopy(body.get("spec") or {})
         spec["resource"] = dict(
             resource,
@@ -330,9 +395,72 @@ class Training:
         path = job.log_path(task)
         data = path.read_bytes() if path.exists() else b""
         tail = data[-LOG_PREVIEW_MAX:]
+        key = (job.id, task)
+        self.log_bytes_served[key] = self.log_bytes_served.get(key, 0) + len(tail)
         content = tail.decode("utf-8", errors="replace")
         return json_response(
             200, {"content": content, "current_size": len(tail), "full_size": len(data)}
+        )
+
+    def show_training_job_logs_from_aom(self, req: Req) -> Response:
+        """A page of a task's log by lines, as the SDK documents it: `lines` (1-500, default 50)
+        lines from `base_line` (an opaque line number from an earlier answer; absent: the
+        newest lines, or the first ones when ascending), `order` asc (old to new) or desc (new
+        to old, the default). A line is shipped once complete; the last, unterminated one only
+        when the job has ended. `content` is the lines joined by newlines."""
+        job = self._job(req)
+        task = self._task(job, req)
+        try:
+            count = int(req.query.get("lines", "50"))
+        except ValueError:
+            count = 0
+        if not 1 <= count <= LOG_LINES_MAX:
+            raise _bad(f"lines must be an integer from 1 to {LOG_LINES_MAX}")
+        order = req.query.get("order", "desc")
+        if order not in ("asc", "desc"):
+            raise _bad("order must be asc or desc")
+        base = req.query.get("base_line")
+        if base is not None and not base.isdigit():
+            raise _bad("base_line must be a line number from an earlier answer")
+        index = job.line_index(task)
+        size = index.refresh()
+        total = len(index.ends)
+        if job.status["phase"] in FINAL and size > index.start(total):
+            total += 1  # the unterminated last line
+        here = None if base is None else int(base) - job.line_base
+        if order == "asc":
+            first = 0 if here is None else here + 1
+            stop = first + count
+        else:
+            stop = total if here is None else here
+            first = stop - count
+        first, stop = max(0, first), min(total, stop)
+        if first >= stop:
+            empty = base or ""
+            return json_response(
+                200, {"start_line": empty, "end_line": empty, "lines": 0, "content": ""}
+            )
+        begin = index.start(first)
+        end = index.ends[stop - 1] if stop - 1 < len(index.ends) else size
+        with open(job.log_path(task), "rb") as f:
+            f.seek(begin)
+            data = f.read(end - begin)
+        key = (job.id, task)
+        self.log_bytes_served[key] = self.log_bytes_served.get(key, 0) + len(data)
+        text = data.decode("utf-8", errors="replace")
+        lines = (text[:-1] if text.endswith("\n") else text).split("\n")
+        numbers = [job.line_base + first, job.line_base + stop - 1]
+        if order == "desc":
+            lines.reverse()
+            numbers.reverse()
+        return json_response(
+            200,
+            {
+                "start_line": str(numbers[0]),
+                "end_line": str(numbers[1]),
+                "lines": len(lines),
+                "content": "\n".join(lines),
+            },
         )
 
     def show_training_job_metrics(self, req: Req) -> Response:
@@ -490,17 +618,27 @@ class Training:
         self._sample(job, force=True)
 
     def _sample(self, job: Job, *, force: bool = False) -> None:
-        """One cpuUsage/memUsage sample per task per minute of running time."""
+        """One sample per task per minute of running time, in percent as ModelArts reports them:
+        cpuUsage (of the machine's CPUs), memUsage (of its memory), and on a GPU or Ascend flavor
+        gpuUtil/gpuMemUsage or npuUtil/npuMemUsage. ModelArts answers -1 for "no data": the first
+        CPU sample (psutil has no interval to average over yet) and every accelerator sample (the
+        fake has none)."""
         elapsed = time.time() - job.started
+        kind = job.obj["spec"]["resource"]["flavor_detail"]["flavor_type"]
+        accelerator = {"GPU": ("gpuUtil", "gpuMemUsage"), "Ascend": ("npuUtil", "npuMemUsage")}
         for task, ps in job.ps.items():
             values = job.samples[task]
             if not force and len(values["cpuUsage"]) > elapsed // METRIC_PERIOD_S:
                 continue
             try:
-                values["cpuUsage"].append(round(ps.cpu_percent(None), 2))
-                values["memUsage"].append(round(ps.memory_percent(), 2))
+                cpu = ps.cpu_percent(None) / (psutil.cpu_count() or 1)
+                mem = ps.memory_percent()
             except psutil.Error:
                 continue
+            values["cpuUsage"].append(round(cpu, 2) if values["cpuUsage"] else -1)
+            values["memUsage"].append(round(mem, 2))
+            for name in accelerator.get(kind, ()):
+                values.setdefault(name, []).append(-1)
 
     def _upload_outputs(self, job: Job) -> None:
         for name, bucket, key, _ in job.spec["outputs"]:
@@ -513,7 +651,24 @@ class Training:
                 if path.is_file():
                     objects[prefix + path.relative_to(local).as_posix()] = path.read_bytes()
 
+    def _export_logs(self, job: Job) -> None:
+        url = ((job.obj.get("spec") or {}).get("log_export_path") or {}).get("obs_url")
+        if not url:
+            return
+        bucket, prefix = parse_obs_path(url, "spec.log_export_path.obs_url")
+        objects = self.cloud.buckets.get(bucket)
+        if objects is None:
+            return
+        prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        for task in job.status["tasks"]:
+            path = job.log_path(task)
+            if path.exists():
+                key = f"{prefix}modelarts-job-{job.id}-{task}.log"
+                objects[key] = path.read_bytes()
+                self.cloud.obs.mtimes[(bucket, key)] = time.time()
+
     def _finish(self, job: Job, phase: str, results: dict[str, tuple[int, str]]) -> None:
+        self._export_logs(job)
         now = time.time()
         status = job.status
         status.update(phase=phase, secondary_phase=phase)
@@ -537,6 +692,14 @@ class Training:
             "Terminated",
             {t: (codes.get(t, -1), "terminated by user") for t in job.status["tasks"]},
         )
+
+    async def remove(self, job_id: str) -> None:
+        """Delete a job in any phase, as the console does: its processes are killed first."""
+        job = self.jobs.pop(job_id)
+        if job.lifecycle:
+            job.lifecycle.cancel()
+        await kill_processes(job.procs.values())
+        shutil.rmtree(job.root, ignore_errors=True)
 
     async def shutdown(self) -> None:
         live = [job for job in self.jobs.values() if job.status["phase"] not in FINAL]

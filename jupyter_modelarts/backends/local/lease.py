@@ -83,7 +83,8 @@ class LeaseTimer:
         if not self.enabled:
             raise Conflict(
                 "auto-stop is off on this server; there is no lease to renew "
-                "(enable it with c.LocalBackend.auto_stop_enabled = True)"
+                "(enable it with c.LocalBackend.auto_stop_enabled = True)",
+                field="duration_s",
             )
         record = self._write(duration_s)
         self._schedule(record["stop_at"])

@@ -61,7 +61,9 @@ _PRIVATE_ENV_PREFIXES = (
     "JUPYTER_PASSWORD",
 )
 _METRIC_POINTS_KEPT = 720
-_Point = tuple[int, float, float]  # a metrics point: epoch ms, CPU % of a core, RSS MiB
+# A metrics point: epoch ms, CPU and memory in use as % of the machine's (as on ModelArts, where
+# they are % of the task's flavor).
+_Point = tuple[int, float, float]
 # A sampler line is about 50 bytes: a tail this long holds the points kept, read in one go.
 _METRIC_TAIL_BYTES = _METRIC_POINTS_KEPT * 128
 # Tails kept parsed (a job view asks every few seconds; an ended job's file no longer changes).
@@ -774,7 +776,7 @@ class JobRunner:
             cpu = [[t, c] for t, c, _ in points]
             mem = [[t, m] for t, _, m in points]
             series.append(MetricSeries(task.name, "cpuUsage", "%", cpu))
-            series.append(MetricSeries(task.name, "memUsage", "MiB", mem))
+            series.append(MetricSeries(task.name, "memUsage", "%", mem))
         return Metrics(job_id=job_id, series=series)
 
     async def _file_points(self, path: str) -> list[_Point]:
@@ -826,13 +828,17 @@ class JobRunner:
 
     @classmethod
     def _sample_all(cls, runs: list[_TaskRun]) -> list[tuple[_TaskRun, _Point]]:
-        sampled = [(run, cls._sample(run)) for run in runs]
+        affinity = getattr(os, "sched_getaffinity", None)
+        cpus = len(affinity(0)) if affinity else os.cpu_count() or 1
+        total = psutil.virtual_memory().total
+        sampled = [(run, cls._sample(run, cpus, total)) for run in runs]
         return [(run, point) for run, point in sampled if point is not None]
 
     @staticmethod
-    def _sample(run: _TaskRun) -> _Point | None:
-        """One CPU (% of a core since the last sample) and RSS (MiB) point for the task, also
-        appended to its file; None for a task not running or on its first sample."""
+    def _sample(run: _TaskRun, cpus: int, total: int) -> _Point | None:
+        """One point for the task, also appended to its file: CPU time since the last sample as
+        % of ``cpus`` CPUs, and RSS as % of ``total`` bytes of memory; None for a task not
+        running or on its first sample."""
         if not run.pid or not _process_alive(run.pid, run.create_time or 0):
             return None
         try:
@@ -856,8 +862,9 @@ class JobRunner:
             return None
         then, cpu_then = run.cpu_prev
         run.cpu_prev = (now, cpu_s)
-        percent = max(0.0, (cpu_s - cpu_then) / max(now - then, 1e-6) * 100)
-        point = (int(now * 1000), round(percent, 1), round(rss / 2**20, 1))
+        cpu = max(0.0, (cpu_s - cpu_then) / max(now - then, 1e-6) / cpus * 100)
+        # Four decimals: a small task on a big machine is a few thousandths of a percent.
+        point = (int(now * 1000), round(cpu, 2), round(rss / total * 100, 4))
         try:
             with open(run.metrics_file, "a") as f:
                 f.write(json.dumps({"t": point[0], "cpu": point[1], "mem": point[2]}) + "\n")

@@ -127,8 +127,9 @@ class ModelArtsBackend(Backend):
     code_uri = Unicode(
         "",
         config=True,
-        help="""obs://bucket/prefix/ under which job code is uploaded (<prefix>/<job name>/code/)
-        and job logs are exported. Required to submit jobs.""",
+        help="""obs://bucket/prefix/ under which job code is uploaded, one folder per submission
+        (<prefix>/<job name>/<submission id>/code/), and job logs are exported
+        (<prefix>/<job name>/logs/). Required to submit jobs.""",
     )
     default_flavor = Unicode(
         "",
@@ -146,6 +147,17 @@ class ModelArtsBackend(Backend):
         config=True,
         help="""Seconds an answer about the lease, instance, jobs or logs is shared by all
         pollers before ModelArts is asked again. Default: 2.""",
+    )
+    log_cache_mb = Int(
+        512,
+        config=True,
+        help="""MiB of job logs kept on this machine (under the state dir), least recently read
+        dropped first, so a followed log is never downloaded twice. Default: 512.""",
+    )
+    log_cache_ttl_s = Float(
+        24 * 3600.0,
+        config=True,
+        help="Seconds a job's log copy is kept after its last read. Default: 86400.",
     )
     request_timeout = Float(30.0, config=True, help="Seconds per HTTP request. Default: 30.")
     max_retries = Int(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -130,13 +131,15 @@ class ModelArtsClient:
                 status = response.status_code
                 if status < 400:
                     return response.json() if response.content else None
-                if status not in RETRY_STATUSES:
-                    raise upstream_error(response, action)
-                if not idempotent and status not in NOT_PROCESSED:
+                # Any 5xx but "not processed" ones may come after the service acted (a gateway
+                # that gave up while the service went on): a create must be looked up first.
+                if not idempotent and status >= 500 and status not in NOT_PROCESSED:
                     raise UncertainOutcome(
                         f"ModelArts answered {status} to {method} {path}; "
                         "the request may or may not have been carried out"
                     )
+                if status not in RETRY_STATUSES:
+                    raise upstream_error(response, action)
                 failure, answer = upstream_error(response, action), response
             if attempt >= self.retry.max_retries:
                 if isinstance(failure, ModelArtsError):
@@ -153,13 +156,20 @@ class SharedPoll:
     """Answers from the last ``ttl`` seconds, and one upstream call for concurrent askers.
 
     However many browser tabs and cells poll the lease or a job, each key costs at most one
-    upstream call per interval. Failures are not kept: the next asker tries again.
+    upstream call per interval. Failures are not kept: the next asker tries again. At most
+    ``max_entries`` answers are kept: expired ones go first, then the oldest, so thousands of
+    job ids asked once never pile up.
     """
 
-    def __init__(self, ttl: float):
+    def __init__(self, ttl: float, max_entries: int = 1024):
         self.ttl = ttl
-        self._values: dict[Any, tuple[float, Any]] = {}
+        self.max_entries = max_entries
+        # Insertion order is expiry order: every entry lives ttl from when it was stored.
+        self._values: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
         self._inflight: dict[Any, asyncio.Future] = {}
+
+    def __len__(self) -> int:
+        return len(self._values)
 
     async def get(self, key: Any, fetch: Callable[[], Awaitable[T]]) -> T:
         cached = self._values.get(key)
@@ -177,11 +187,21 @@ class SharedPoll:
             future.exception()  # retrieved here, so a future nobody awaited logs nothing
             raise
         else:
-            self._values[key] = (time.monotonic() + self.ttl, value)
+            self._store(key, value)
             future.set_result(value)
             return value
         finally:
             del self._inflight[key]
+
+    def _store(self, key: Any, value: Any) -> None:
+        now = time.monotonic()
+        self._values.pop(key, None)
+        self._values[key] = (now + self.ttl, value)
+        while self._values:
+            oldest, (expires, _) = next(iter(self._values.items()))
+            if expires > now and len(self._values) <= self.max_entries:
+                break
+            del self._values[oldest]
 
     def invalidate(self, *keys: Any) -> None:
         """Forget the given keys (after a write), or everything when none are given."""

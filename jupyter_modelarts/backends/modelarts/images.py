@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...models import ImageRequest, ImageSnapshot, ImageStatus, now_ms
+from ...models import Conflict, ImageRequest, ImageSnapshot, ImageStatus, now_ms
 
 if TYPE_CHECKING:
     from . import ModelArtsBackend
@@ -64,7 +64,36 @@ class Images:
         )
         return _image(data)
 
+    async def _same_tag(self, request: ImageRequest) -> list[dict[str, Any]]:
+        """The images named ``namespace/name:tag`` as ``request`` names them, asked afresh."""
+        data = await self.cloud.call(
+            "GET",
+            "/v1/{p}/images",
+            "image_list",
+            idempotent=True,
+            params={
+                "type": "DEDICATED",
+                "name": request.name,
+                "namespace": request.namespace,
+                "name_fuzzy_match": "false",
+                "limit": 200,
+                "workspace_id": self.cloud.workspace_id,
+            },
+        )
+        return [d for d in (data or {}).get("data", []) if d.get("tag") == request.tag]
+
     async def save_image(self, request: ImageRequest) -> ImageSnapshot:
+        # Checked here, as the local backend does: ModelArts would save a second image under
+        # the same name and tag.
+        existing = await self._same_tag(request)
+        for other in map(_image, existing):
+            if other.status is not ImageStatus.CREATE_FAILED:
+                raise Conflict(
+                    f"{request.namespace}/{request.name}:{request.tag} already exists "
+                    f"({other.status.value}); choose another tag",
+                    field="tag",
+                )
+        known = {d["id"] for d in existing}
         body = {
             "name": request.name,
             "namespace": request.namespace,
@@ -75,21 +104,8 @@ class Images:
 
         async def find() -> dict[str, Any] | None:
             self.cloud.poll.invalidate("images")
-            data = await self.cloud.call(
-                "GET",
-                "/v1/{p}/images",
-                "image_list",
-                idempotent=True,
-                params={
-                    "type": "DEDICATED",
-                    "name": request.name,
-                    "namespace": request.namespace,
-                    "name_fuzzy_match": "false",
-                    "workspace_id": self.cloud.workspace_id,
-                },
-            )
-            same = [d for d in (data or {}).get("data", []) if d.get("tag") == request.tag]
-            return same[0] if same else None
+            made = [d for d in await self._same_tag(request) if d["id"] not in known]
+            return made[0] if made else None
 
         data = await self.cloud.create_once(
             lambda: self.cloud.call(

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from typing import TYPE_CHECKING, Any
 
-from ...models import Metrics, MetricSeries, now_ms
+from ...models import BASE_METRICS, METRICS, Metrics, MetricSeries, now_ms
 
 if TYPE_CHECKING:
     from . import ModelArtsBackend
+
+_MINUTE_MS = 60_000
+
+
+def _points(values: list[Any], last_at: int) -> list[list[float]]:
+    """One value a minute, the last at ``last_at``; ModelArts' -1 (no data) is no point."""
+    points = []
+    for i, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if value >= 0 and math.isfinite(value):
+            points.append([last_at - (len(values) - 1 - i) * _MINUTE_MS, float(value)])
+    return points
 
 
 class JobMetrics:
@@ -19,7 +33,6 @@ class JobMetrics:
     async def get_metrics(self, job_id: str) -> Metrics:
         job = await self.cloud.get_job(job_id)
         series: list[MetricSeries] = []
-        units = {"cpuUsage": "%", "memUsage": "MiB"}
         for task in job.tasks:
             data = await self.cloud.poll.get(
                 ("metrics", job_id, task.name),
@@ -30,15 +43,12 @@ class JobMetrics:
                     idempotent=True,
                 ),
             )
-            now = now_ms()
-            for metric in (data or {}).get("metrics", []):
-                values = metric.get("value") or []
-                # One value per minute, the last one now.
-                points = [
-                    [now - (len(values) - 1 - i) * 60_000, float(v)]
-                    for i, v in enumerate(values)
-                    if v is not None
-                ]
-                name = metric.get("metric", "")
-                series.append(MetricSeries(task.name, name, units.get(name, ""), points))
+            values = {
+                m.get("metric"): m.get("value") or [] for m in (data or {}).get("metrics", [])
+            }
+            last_at = task.ended_at or job.ended_at or now_ms()
+            for name in METRICS:
+                points = _points(values.get(name, []), last_at)
+                if points or name in BASE_METRICS:
+                    series.append(MetricSeries(task.name, name, "%", points))
         return Metrics(job_id=job_id, series=series)

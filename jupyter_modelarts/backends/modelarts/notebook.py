@@ -5,34 +5,60 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ...models import Flavor, Instance, Lease, now_ms
+from ...models import Conflict, Flavor, Instance, Lease, now_ms
 
 if TYPE_CHECKING:
     from . import ModelArtsBackend
 
-_CPU_RE = re.compile(r"(\d+)u")
+# What a system flavor's code tells (ShowNotebook gives nothing else): its kind, as in
+# modelarts.bm.npu.arm.8snt9b3.d or modelarts.kat1.xlarge (Ascend), modelarts.vm.gpu.t4u8 or
+# modelarts.p3.large.public.free (GPU), and sometimes its CPUs, as in modelarts.vm.cpu.8u.
+_NPU_RE = re.compile(r"npu|ascend|kat\d|snt\d|910|a310")
+_GPU_RE = re.compile(r"gpu|(?:^|\.)p\d")
+_CPUS_RE = re.compile(r"(?:^|\.)(\d+)u(?:\.|$)")
 
 
 def _lease(data: dict[str, Any]) -> Lease:
-    stop_at = data["create_at"] + data["duration"] if data.get("create_at") else None
+    """ModelArts' lease in the contract's terms. Its ``duration`` counts from the instance's
+    ``create_at``; ``duration_s`` counts from the last renewal (``update_at``) to the stop."""
+    kind = str(data.get("type") or "TIMING").upper()
+    created, duration = data.get("create_at"), data.get("duration")
+    if not data.get("enable") or created is None or duration is None:
+        return Lease(enabled=bool(data.get("enable")), type=kind)
+    stop_at = created + duration
+    updated = data.get("update_at") or created
+    # An update after the stop is no renewal: when this lease began is then unknown.
+    renewed_at = updated if created <= updated <= stop_at else None
     return Lease(
-        enabled=bool(data.get("enable")),
-        type=str(data.get("type", "TIMING")).upper(),
-        duration_s=data["duration"] // 1000 if data.get("duration") is not None else None,
-        renewed_at=data.get("update_at"),
+        enabled=True,
+        type=kind,
+        duration_s=round((stop_at - renewed_at) / 1000) if renewed_at is not None else None,
+        renewed_at=renewed_at,
         stop_at=stop_at,
-        remaining_s=max(0.0, (stop_at - now_ms()) / 1000) if stop_at else None,
+        remaining_s=max(0.0, (stop_at - now_ms()) / 1000),
     )
 
 
-def _notebook_flavor(name: str) -> Flavor:
-    cpus = _CPU_RE.search(name or "")
-    kind = "GPU" if "gpu" in (name or "") or ".p" in (name or "") else "CPU"
+def _notebook_flavor(code: str, custom: dict[str, Any] | None) -> Flavor:
+    """The instance's flavor: from ``custom_spec`` for a custom one, else guessed from its code
+    (memory unknown: 0; CPUs at least 1 where the code does not say)."""
+    if custom:
+        return Flavor(
+            id=code,
+            name=code,
+            type=str(custom.get("category") or "CPU"),
+            cpu_count=max(1, int(custom.get("cpu") or 1)),
+            memory_mb=int(custom.get("memory") or 0),
+            gpu_count=int(custom.get("gpu") or 0),
+            gpu_name=custom.get("gpu_type") or None,
+        )
+    lower = (code or "").lower()
+    cpus = _CPUS_RE.search(lower)
     return Flavor(
-        id=name,
-        name=name,
-        type=kind,
-        cpu_count=int(cpus.group(1)) if cpus else 0,
+        id=code,
+        name=code,
+        type="NPU" if _NPU_RE.search(lower) else "GPU" if _GPU_RE.search(lower) else "CPU",
+        cpu_count=int(cpus.group(1)) if cpus else 1,
         memory_mb=0,
     )
 
@@ -57,7 +83,7 @@ class Notebook:
             id=data.get("id", self.cloud.instance_id),
             name=data.get("name", ""),
             status=data.get("status", "UNKNOWN"),
-            flavor=_notebook_flavor(data.get("flavor", "")),
+            flavor=_notebook_flavor(data.get("flavor", ""), data.get("custom_spec")),
             image=image.get("swr_path")
             or ":".join(filter(None, [image.get("name"), image.get("tag")]))
             or None,
@@ -74,6 +100,15 @@ class Notebook:
         return _lease(data)
 
     async def renew_lease(self, duration_s: int) -> Lease:
+        # Asked afresh: auto-stop may have been switched in the console since the last poll.
+        self.cloud.poll.invalidate("lease")
+        if not (await self.get_lease()).enabled:
+            # Not sent upstream: ModelArts' renewal would set a TIMING lease, turning auto-stop on.
+            raise Conflict(
+                "auto-stop is off for this instance, so there is no lease to renew "
+                "(turn it on in the ModelArts console)",
+                field="duration_s",
+            )
         data = await self.cloud.call(
             "PATCH",
             self.cloud.notebook_path("/lease"),

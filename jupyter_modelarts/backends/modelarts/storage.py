@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...models import Mount, MountStatus, now_ms, parse_mount_path, parse_obs_uri
+from ...models import (
+    Conflict,
+    InvalidRequest,
+    Mount,
+    MountStatus,
+    NotFound,
+    now_ms,
+    parse_mount_path,
+    parse_obs_uri,
+)
 
 if TYPE_CHECKING:
     from . import ModelArtsBackend
+
+# ModelArts' "Another operation is in progress" (a 400): the contract's 409.
+_BUSY = "ModelArts.6357"
 
 
 def _mount(data: dict[str, Any], created_at: int | None) -> Mount:
@@ -28,11 +40,31 @@ def _mount(data: dict[str, Any], created_at: int | None) -> Mount:
     )
 
 
+def _folder(path: str) -> str:
+    """A path as ``parse_mount_path`` spells it (``/data/a//`` is ``/data/a/``)."""
+    return "/" + "/".join(part for part in path.split("/") if part) + "/"
+
+
+def _in_use(mount_path: str, held: str, other: dict[str, Any]) -> str:
+    what = "is already mounted" if held == mount_path else f"overlaps the mount at {held}"
+    why = {
+        "MOUNT_FAILED": "; that mount failed: delete it first",
+        "UNMOUNTING": "; that mount is being removed: try again in a moment",
+    }.get(str(other.get("status")), "")
+    return f"{mount_path} {what} ({other.get('uri', '')}){why}"
+
+
 class Storage:
     """Attach, list, show and detach the instance's dynamic storage."""
 
     def __init__(self, cloud: ModelArtsBackend):
         self.cloud = cloud
+        # Failed mounts deleted here: gone for our callers while ModelArts still lists them
+        # UNMOUNTING (the contract forgets a failed mount at once).
+        self._forgotten: set[str] = set()
+
+    def _shown(self, data: dict[str, Any]) -> bool:
+        return not (data["id"] in self._forgotten and data.get("status") == "UNMOUNTING")
 
     def _mount_created(self, mount_id: str) -> int | None:
         record = self.cloud.store.get("mount", mount_id)
@@ -48,25 +80,52 @@ class Storage:
         return (data or {}).get("data", [])
 
     async def list_mounts(self) -> list[Mount]:
-        return [_mount(d, self._mount_created(d["id"])) for d in await self._storages()]
+        storages = await self._storages()
+        self._forgotten &= {d["id"] for d in storages}  # gone upstream: nothing left to hide
+        return [_mount(d, self._mount_created(d["id"])) for d in storages if self._shown(d)]
 
     async def get_mount(self, mount_id: str) -> Mount:
-        data = await self.cloud.poll.get(
-            ("storage", mount_id),
-            lambda: self.cloud.call(
-                "GET", self.cloud.notebook_path(f"/storage/{mount_id}"), "storages", idempotent=True
-            ),
-        )
+        try:
+            data = await self.cloud.poll.get(
+                ("storage", mount_id),
+                lambda: self.cloud.call(
+                    "GET",
+                    self.cloud.notebook_path(f"/storage/{mount_id}"),
+                    "storages",
+                    idempotent=True,
+                ),
+            )
+        except NotFound as err:
+            self._forgotten.discard(mount_id)
+            raise NotFound(
+                err.message, field="mount_id", code=err.code, request_id=err.request_id
+            ) from None
+        if not self._shown(data):
+            raise NotFound(f"no mount {mount_id}", field="mount_id")
         return _mount(data, self._mount_created(mount_id))
 
     async def create_mount(self, uri: str, mount_path: str) -> Mount:
         uri = str(parse_obs_uri(uri))
         mount_path = parse_mount_path(mount_path)
+        # Checked here, as the local backend does: ModelArts refuses a path in use without
+        # naming the field, and takes one nested in (or around) another mount.
+        self.cloud.poll.invalidate("storages")
+        before = await self._storages()
+        for other in before:
+            held = _folder(other.get("mount_path", ""))
+            shorter, longer = sorted([held, mount_path], key=len)
+            if longer.startswith(shorter):
+                raise InvalidRequest(_in_use(mount_path, held, other), field="mount_path")
+        known = {d["id"] for d in before}
         body = {"category": "OBS", "mount_path": mount_path, "uri": uri}
 
         async def find() -> dict[str, Any] | None:
             self.cloud.poll.invalidate("storages")
-            same = [d for d in await self._storages() if d.get("mount_path") == mount_path]
+            same = [
+                d
+                for d in await self._storages()
+                if d["id"] not in known and _folder(d.get("mount_path", "")) == mount_path
+            ]
             return same[0] if same else None
 
         data = await self.cloud.create_once(
@@ -81,12 +140,35 @@ class Storage:
         return _mount(data, created)
 
     async def delete_mount(self, mount_id: str) -> Mount:
+        self.cloud.poll.invalidate(("storage", mount_id))  # its state now, not a poll ago
         mount = await self.get_mount(mount_id)
-        data = await self.cloud.call(
-            "DELETE", self.cloud.notebook_path(f"/storage/{mount_id}"), "unmount", idempotent=True
-        )
+        if mount.status in (MountStatus.MOUNTING, MountStatus.UNMOUNTING):
+            raise Conflict(
+                f"mount {mount_id} is {mount.status.value}; wait until it settles", field="mount_id"
+            )
+        try:
+            data = await self.cloud.call(
+                "DELETE",
+                self.cloud.notebook_path(f"/storage/{mount_id}"),
+                "unmount",
+                idempotent=True,
+            )
+        except InvalidRequest as err:
+            if err.code != _BUSY:
+                raise
+            raise Conflict(
+                f"mount {mount_id} is busy: {err.message}",
+                field="mount_id",
+                code=err.code,
+                request_id=err.request_id,
+            ) from None
         self.cloud.poll.invalidate("storages", ("storage", mount_id))
         self.cloud.store.delete("mount", mount_id)
+        if mount.status is MountStatus.MOUNT_FAILED:
+            # Nothing was mounted, so nothing is left to undo: it is gone now.
+            self._forgotten.add(mount_id)
+            mount.status, mount.updated_at = MountStatus.UNMOUNTED, now_ms()
+            return mount
         if data:
             return _mount(data, mount.created_at)
         mount.status = MountStatus.UNMOUNTING

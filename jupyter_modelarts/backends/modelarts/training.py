@@ -1,9 +1,23 @@
-"""Training jobs: flavors and engines, submit, follow, stop, delete, logs and metrics."""
+"""Training jobs: flavors and engines, submit, follow, stop, delete, logs.
+
+Every job the user has on ModelArts is listed, whoever started it (this server, the console,
+ma-cli, another notebook), from the search API: one search per interval however many jobs and
+viewers, paged by 50. The search asks only for the jobs that can have changed: those created
+since the oldest job still live, and since shortly before the newest job seen (a search index
+may show a new job late). Everything older has ended and was recorded once. The first search
+of a new state dir pages through everything.
+
+Creates are exactly-once: after any answer that leaves the outcome open (a timeout, a broken
+connection, a 5xx, or ModelArts refusing the name because a job holds it) the job is looked up
+by the submission id sent in its annotations before anything else happens.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -18,19 +32,104 @@ from ...models import (
     LogChunk,
     NotFound,
     Task,
-    log_piece,
     now_ms,
 )
+from .client import UncertainOutcome
+from .logs import PAGE_LINES, Export, Page, TaskLogs
 
 if TYPE_CHECKING:
     from . import ModelArtsBackend
 
-_SUBMIT_ANNOTATION = "jupyter-modelarts/submit-id"
+SUBMIT_ANNOTATION = "jupyter-modelarts/submit-id"
+#: ModelArts' refusal of a create whose name an existing job holds.
+DUPLICATE_NAME = "ModelArts.2751"
+#: The most jobs a search answers at once.
+SEARCH_PAGE = 50
+#: Jobs created this long before the newest one seen are searched again (late indexing).
+WINDOW_MARGIN_MS = 10 * 60 * 1000
+#: How long a job deleted here is kept out of searches that may still show it.
+DELETED_KEPT_MS = 24 * 3600 * 1000
+_FAR_FUTURE_MS = 4102444800000  # 2100-01-01: the open end of a create_time range
+_LIVE = tuple(p.value for p in JobPhase if not p.is_final)
+_SYNC_RECORD = "modelarts.jobs"  # setting: the newest create_time seen, jobs deleted here
 
 
 def _obs_path(uri: str) -> str:
     """``obs://bucket/dir/`` → ``/bucket/dir/``, the form the training API documents."""
     return "/" + uri[len("obs://") :]
+
+
+def _obs_uri(path: str) -> str:
+    """``/bucket/key`` or ``obs://bucket/key`` (as ModelArts records it) → ``obs://bucket/key``."""
+    return "obs://" + (path[len("obs://") :] if path.startswith("obs://") else path.lstrip("/"))
+
+
+def _channel(item: dict[str, Any]) -> str | None:
+    """Where an input or output of an upstream job lives: OBS, or a ModelArts dataset."""
+    remote = item.get("remote") or {}
+    url = (remote.get("obs") or {}).get("obs_url") or (remote.get("dataset") or {}).get("obs_url")
+    if url:
+        return _obs_uri(url)
+    dataset = remote.get("dataset") or {}
+    if dataset.get("id"):
+        return f"modelarts-dataset://{dataset['id']}/{dataset.get('version_id') or ''}"
+    return None
+
+
+def upstream_spec(item: dict[str, Any]) -> JobSpec:
+    """The JobSpec of a job this server did not submit, read back from its ModelArts record:
+    code_dir is the OBS folder it runs from (boot_file relative to it where it lies inside),
+    a command runs by /bin/sh -c as ModelArts runs it, channels are OBS or dataset URIs."""
+    meta = item.get("metadata") or {}
+    algorithm = item.get("algorithm") or {}
+    resource = (item.get("spec") or {}).get("resource") or {}
+    engine = algorithm.get("engine") or {}
+    code_dir = _obs_uri(algorithm["code_dir"]) if algorithm.get("code_dir") else None
+    if code_dir and not code_dir.endswith("/"):
+        code_dir += "/"
+    boot_file = _obs_uri(algorithm["boot_file"]) if algorithm.get("boot_file") else None
+    if boot_file and code_dir and boot_file.startswith(code_dir) and boot_file != code_dir:
+        boot_file = boot_file[len(code_dir) :]
+    environments = algorithm.get("environments") or {}
+    if isinstance(environments, list):  # the response model lists maps
+        environments = {k: v for entry in environments for k, v in (entry or {}).items()}
+    channels: dict[str, dict[str, str]] = {"inputs": {}, "outputs": {}}
+    for kind, found in channels.items():
+        for channel in algorithm.get(kind) or []:
+            uri = _channel(channel)
+            if channel.get("name") and uri:
+                found[channel["name"]] = uri
+    engine_name = engine.get("engine_id") or (
+        f"{engine['engine_name']}:{engine['engine_version']}"
+        if engine.get("engine_name") and engine.get("engine_version")
+        else None
+    )
+    nodes = resource.get("node_count")
+    if not isinstance(nodes, int) or nodes < 1:
+        nodes = max(1, len((item.get("status") or {}).get("tasks") or []))
+    return JobSpec(
+        name=meta.get("name") or meta.get("id", ""),
+        code_dir=code_dir,
+        boot_file=boot_file,
+        command=["/bin/sh", "-c", algorithm["command"]] if algorithm.get("command") else None,
+        parameters={
+            p["name"]: str(p.get("value") if p.get("value") is not None else "")
+            for p in algorithm.get("parameters") or []
+            if p.get("name")
+        },
+        inputs=channels["inputs"],
+        outputs=channels["outputs"],
+        env={str(k): str(v) for k, v in environments.items()},
+        nodes=nodes,
+        flavor=resource.get("flavor_id"),
+        engine=engine_name,
+        image=engine.get("image_url"),
+        description=meta.get("description") or "",
+    )
+
+
+def _log_export(item: dict[str, Any]) -> str | None:
+    return ((item.get("spec") or {}).get("log_export_path") or {}).get("obs_url") or None
 
 
 def _flavor(data: dict[str, Any]) -> Flavor:
@@ -56,6 +155,13 @@ class Training:
 
     def __init__(self, cloud: ModelArtsBackend):
         self.cloud = cloud
+        self.logs = TaskLogs(
+            os.path.join(cloud.state_dir, "modelarts-logs"),
+            max_bytes=cloud.log_cache_mb * 1024**2,
+            ttl_s=cloud.log_cache_ttl_s,
+            interval_s=cloud.cache_ttl,
+            log=cloud.log,
+        )
 
     async def list_flavors(self) -> list[Flavor]:
         data = await self.cloud.poll.get(
@@ -152,7 +258,7 @@ class Training:
                 "name": spec.name,
                 "description": spec.description,
                 "workspace_id": self.cloud.workspace_id,
-                "annotations": {_SUBMIT_ANNOTATION: submit_id},
+                "annotations": {SUBMIT_ANNOTATION: submit_id},
             },
             "algorithm": algorithm,
             "spec": {
@@ -160,34 +266,221 @@ class Training:
                 "log_export_path": {"obs_url": place.log_dir},
             },
         }
-        # Never send a create twice blindly: a lost answer is looked up by its submit id first.
-        data = await self.cloud.create_once(
-            lambda: self.cloud.call(
-                "POST", "/v2/{p}/training-jobs", "job_create", idempotent=False, json=body
-            ),
-            lambda: self._find_submitted(spec.name, submit_id),
-        )
+        data = await self._create_once(body, spec.name, submit_id)
         job = self._job(data, spec)
-        self._record(job)
+        self._put(job, {"submit_id": submit_id, "log_export": _log_export(data) or place.log_dir})
         return job
 
-    async def _find_submitted(self, name: str, submit_id: str) -> dict[str, Any] | None:
-        data = await self.cloud.call(
-            "POST",
-            "/v2/{p}/training-job-searches",
-            "job_list",
-            idempotent=True,  # a search changes nothing
-            json={
-                "offset": 0,
-                "limit": 50,
-                "filters": [{"key": "name", "operator": "like", "value": [name]}],
-            },
-        )
-        for item in (data or {}).get("items", []):
-            annotations = (item.get("metadata") or {}).get("annotations") or {}
-            if annotations.get(_SUBMIT_ANNOTATION) == submit_id:
-                return item
-        return None
+    async def _create_once(self, body: dict[str, Any], name: str, submit_id: str) -> Any:
+        """POST the create; after any answer that leaves its outcome open, the job it made (if
+        it made one) is the answer, looked up by submission id before sending again."""
+        retries = self.cloud.max_retries
+        for attempt in range(retries + 1):
+            refused: InvalidRequest | None = None
+            try:
+                return await self.cloud.call(
+                    "POST", "/v2/{p}/training-jobs", "job_create", idempotent=False, json=body
+                )
+            except UncertainOutcome:
+                if attempt == retries:
+                    found, _ = await self._find_submitted(name, submit_id)
+                    if found is not None:
+                        return found
+                    raise
+            except InvalidRequest as err:
+                if err.code != DUPLICATE_NAME:
+                    raise
+                refused = err  # our own earlier try may hold the name: it landed late
+            found, holder = await self._find_submitted(name, submit_id)
+            if found is not None:
+                return found
+            if refused is not None and (holder is not None or attempt == retries):
+                which = f" (id {holder['metadata']['id']})" if holder else ""
+                raise Conflict(
+                    f"a job named {name!r} already exists on ModelArts{which}, which refuses a "
+                    "second one: choose another name, or delete that job (stop it first if it "
+                    "is running) and submit again",
+                    field="name",
+                    code=refused.code,
+                    request_id=refused.request_id,
+                )
+            await asyncio.sleep(self.cloud.retry.backoff(attempt))
+        raise AssertionError("unreachable")
+
+    async def _find_submitted(
+        self, name: str, submit_id: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(the job this submission made, another job holding its name), each None if none."""
+        # "in" matches the name exactly ("like" would page through every job containing it).
+        items = await self.search([{"key": "name", "operator": "in", "value": [name]}])
+        holder = None
+        for item in items:
+            meta = item.get("metadata") or {}
+            if (meta.get("annotations") or {}).get(SUBMIT_ANNOTATION) == submit_id:
+                return item, None
+            if meta.get("name") == name and holder is None:
+                holder = item
+        return None, holder
+
+    # -- the list of jobs ------------------------------------------------------------------
+
+    async def search(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Every job the search finds with ``filters``, newest first, a page of 50 per call."""
+        items: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            body: dict[str, Any] = {
+                "offset": page,  # a page number, not an item count
+                "limit": SEARCH_PAGE,
+                "workspace_id": self.cloud.workspace_id,
+                "sort_by": "create_time",
+                "order": "desc",
+            }
+            if filters:
+                body["filters"] = filters
+            data = await self.cloud.call(
+                "POST",
+                "/v2/{p}/training-job-searches",
+                "job_list",
+                idempotent=True,  # a search changes nothing
+                json=body,
+            )
+            batch = (data or {}).get("items") or []
+            items.extend(batch)
+            page += 1
+            total = (data or {}).get("total")
+            if len(batch) < SEARCH_PAGE or (isinstance(total, int) and page * SEARCH_PAGE >= total):
+                return items
+
+    def _sync_state(self) -> dict[str, Any]:
+        state = self.cloud.store.get("setting", _SYNC_RECORD) or {}
+        deleted = state.get("deleted") or {}
+        cutoff = now_ms() - DELETED_KEPT_MS
+        return {
+            "created_at": 0,
+            "newest": state.get("newest"),
+            "deleted": {k: v for k, v in deleted.items() if v > cutoff},
+        }
+
+    def _window(self, state: dict[str, Any]) -> int:
+        """The oldest create_time a job that can still change may have; 0: never searched."""
+        if state["newest"] is None:
+            return 0
+        since = state["newest"] - WINDOW_MARGIN_MS
+        for record in self.cloud.store.list("job", phases=_LIVE):
+            if record.get("backend") == self.cloud.name:
+                since = min(since, int(record.get("created_at") or 0))
+        return max(0, since)
+
+    @staticmethod
+    def _created_since(since: int) -> list[dict[str, Any]]:
+        if not since:
+            return []
+        return [
+            {
+                "key": "create_time",
+                "operator": "between",
+                "value": [str(since), str(_FAR_FUTURE_MS)],
+            }
+        ]
+
+    async def refresh(self) -> None:
+        """Bring every cloud job in the store up to date: one search per interval, shared."""
+        await self.cloud.poll.get("jobs", self._sync)
+
+    async def _sync(self) -> float:
+        state = self._sync_state()
+        since = self._window(state)
+        items = await self.search(self._created_since(since))
+        seen = set()
+        newest = state["newest"]
+        for item in items:
+            meta = item.get("metadata") or {}
+            if not meta.get("id") or meta["id"] in state["deleted"]:
+                continue
+            seen.add(meta["id"])
+            self._upsert(item)
+            created = meta.get("create_time")
+            if isinstance(created, int) and (newest is None or created > newest):
+                newest = created
+        if newest is None:
+            newest = 0  # searched once: from now on only what can change is asked
+        # Live jobs the search no longer shows ended and were deleted, or are not indexed
+        # (yet): each is asked for once.
+        missing = [
+            record["id"]
+            for record in self.cloud.store.list("job", phases=_LIVE)
+            if record.get("backend") == self.cloud.name and record["id"] not in seen
+        ]
+        await asyncio.gather(*(self._confirm(job_id) for job_id in missing))
+        if newest != state["newest"] or state["deleted"] != (
+            (self.cloud.store.get("setting", _SYNC_RECORD) or {}).get("deleted") or {}
+        ):
+            self.cloud.store.put("setting", _SYNC_RECORD, {**state, "newest": newest})
+        return time.monotonic()
+
+    async def _sync_phase(self, phase: JobPhase) -> tuple[int, frozenset[str]]:
+        """The jobs in ``phase`` that can have changed, searched with the filter upstream."""
+        state = self._sync_state()
+        since = self._window(state)
+        filters = [{"key": "phase", "operator": "in", "value": [phase.value]}]
+        items = await self.search(filters + self._created_since(since))
+        ids = set()
+        for item in items:
+            job_id = (item.get("metadata") or {}).get("id")
+            if job_id and job_id not in state["deleted"] and self._upsert(item) is not None:
+                ids.add(job_id)
+        return since, frozenset(ids)
+
+    async def _confirm(self, job_id: str) -> None:
+        try:
+            data = await self.cloud.call(
+                "GET", f"/v2/{{p}}/training-jobs/{job_id}", "job_get", idempotent=True
+            )
+        except NotFound:
+            self._gone(job_id, "ModelArts no longer has it (deleted outside this server)")
+            return
+        self._upsert(data)
+
+    def _upsert(self, item: dict[str, Any]) -> Job | None:
+        """Record what ModelArts says of a job; our own submissions keep their JobSpec."""
+        job_id = (item.get("metadata") or {}).get("id")
+        record = self.cloud.store.get("job", job_id)
+        runtime = (record or {}).get("runtime") or {}
+        if record is not None and (record.get("backend") != self.cloud.name or runtime.get("gone")):
+            return None
+        if record is not None and not runtime.get("foreign"):
+            spec = Job.from_record(record).spec
+        else:
+            spec = upstream_spec(item)
+            runtime = {**runtime, "foreign": True}
+        job = self._job(item, spec)
+        if record is not None and JobPhase(record["phase"]).is_final and not job.phase.is_final:
+            return Job.from_record(record)  # a search older than what we know: never un-end
+        self._put(job, {**runtime, "log_export": _log_export(item) or runtime.get("log_export")})
+        return job
+
+    def _put(self, job: Job, runtime: dict[str, Any]) -> None:
+        data = {**job.to_json(), "runtime": runtime}
+        if self.cloud.store.get("job", job.id) != data:
+            self.cloud.store.put("job", job.id, data)
+
+    def _gone(self, job_id: str, why: str) -> Job | None:
+        """A job ModelArts no longer knows: final (Abnormal), saying why; DELETE forgets it."""
+        record = self.cloud.store.get("job", job_id)
+        if record is None:
+            return None
+        job = Job.from_record(record)
+        if not job.phase.is_final:
+            now = now_ms()
+            job.message = f"{why}; it was {job.phase.value} when last seen"
+            job.phase = JobPhase.ABNORMAL
+            job.ended_at = job.ended_at or now
+            for task in job.tasks:
+                task.phase = JobPhase.ABNORMAL
+                task.ended_at = task.ended_at or now
+        self._put(job, {**(record.get("runtime") or {}), "gone": True})
+        return job
 
     def _job(self, data: dict[str, Any], spec: JobSpec) -> Job:
         meta = data.get("metadata") or {}
@@ -232,65 +525,65 @@ class Training:
             ended_at=ended,
         )
 
-    def _record(self, job: Job) -> None:
-        self.cloud.store.put("job", job.id, job.to_json())
-
-    def _stored(self, job_id: str) -> Job:
-        data = self.cloud.store.get("job", job_id)
-        if data is None:
+    def _record(self, job_id: str) -> dict[str, Any]:
+        record = self.cloud.store.get("job", job_id)
+        if record is None:
             raise NotFound(f"no job {job_id}", field="job_id")
-        return Job.from_record(data)
-
-    def _cloud_job(self, job_id: str) -> Job:
-        job = self._stored(job_id)
-        if job.backend != self.cloud.name:
+        if record.get("backend") != self.cloud.name:
             raise Conflict(
-                f"job {job_id} ran on the {job.backend} backend; this server uses ModelArts",
+                f"job {job_id} ran on the {record.get('backend')} backend; this server uses "
+                "ModelArts",
                 field="job_id",
             )
-        return job
+        return record
 
     async def get_job(self, job_id: str) -> Job:
-        stored = self._cloud_job(job_id)
-        if stored.phase.is_final:
-            return stored
-        data = await self.cloud.poll.get(
-            ("job", job_id),
-            lambda: self.cloud.call(
-                "GET", f"/v2/{{p}}/training-jobs/{job_id}", "job_get", idempotent=True
-            ),
-        )
-        job = self._job(data, stored.spec)
-        job.created_at = stored.created_at
-        if job.to_json() != stored.to_json():
-            self._record(job)
-        return job
+        record = self.cloud.store.get("job", job_id)
+        if record is None or (
+            record.get("backend") == self.cloud.name and not JobPhase(record["phase"]).is_final
+        ):
+            await self.refresh()  # shared with every other reader of this interval
+        return Job.from_record(self._record(job_id))
 
     async def list_jobs(self, phase: JobPhase | None = None) -> list[Job]:
-        """Every job this server knows, cloud and local, with cloud ones brought up to date."""
-        jobs = [Job.from_record(d) for d in self.cloud.store.list("job")]
-        live = [j for j in jobs if j.backend == self.cloud.name and not j.phase.is_final]
-        fresh = await asyncio.gather(*(self.get_job(j.id) for j in live), return_exceptions=True)
-        updated = {j.id: j for j in fresh if isinstance(j, Job)}
-        jobs = [updated.get(j.id, j) for j in jobs]
-        return [j for j in jobs if phase is None or j.phase is phase]
+        """Every job: all of the user's on ModelArts, and the local backend's in the store."""
+        if phase is None:
+            await self.refresh()
+            return [Job.from_record(d) for d in self.cloud.store.list("job")]
+        since, found = await self.cloud.poll.get(
+            ("jobs", phase.value), lambda: self._sync_phase(phase)
+        )
+        jobs = []
+        for record in self.cloud.store.list("job", phases=(phase.value,)):
+            # Older cloud jobs than the search window have ended and were not asked again.
+            if (
+                record.get("backend") != self.cloud.name
+                or record["id"] in found
+                or int(record.get("created_at") or 0) < since
+                or (record.get("runtime") or {}).get("gone")
+            ):
+                jobs.append(Job.from_record(record))
+        return jobs
 
     async def stop_job(self, job_id: str) -> Job:
-        stored = self._cloud_job(job_id)
+        stored = await self.get_job(job_id)
         if stored.phase.is_final:
             raise Conflict(f"job {job_id} has already ended ({stored.phase.value})", field="job_id")
-        data = await self.cloud.call(
-            "POST",
-            f"/v2/{{p}}/training-jobs/{job_id}/actions",
-            "job_stop",
-            idempotent=True,  # terminating twice is still one termination
-            json={"action_type": "terminate"},
-        )
-        self.cloud.poll.invalidate(("job", job_id))
-        job = self._job(data, stored.spec)
-        job.created_at = stored.created_at
-        self._record(job)
-        return job
+        try:
+            data = await self.cloud.call(
+                "POST",
+                f"/v2/{{p}}/training-jobs/{job_id}/actions",
+                "job_stop",
+                idempotent=True,  # terminating twice is still one termination
+                json={"action_type": "terminate"},
+            )
+        except NotFound:
+            self._gone(job_id, "ModelArts no longer has it (deleted outside this server)")
+            raise Conflict(
+                f"job {job_id} no longer exists on ModelArts; delete it here to forget it",
+                field="job_id",
+            ) from None
+        return self._upsert(data) or Job.from_record(self._record(job_id))
 
     async def delete_job(self, job_id: str) -> None:
         job = await self.get_job(job_id)
@@ -298,41 +591,79 @@ class Training:
             raise Conflict(
                 f"job {job_id} is {job.phase.value}; stop it before deleting it", field="job_id"
             )
-        try:
-            await self.cloud.call(
-                "DELETE", f"/v2/{{p}}/training-jobs/{job_id}", "job_delete", idempotent=True
-            )
-        except NotFound:
-            pass  # already gone upstream: forgetting it here is all that is left
+        if not (self._record(job_id).get("runtime") or {}).get("gone"):
+            try:
+                await self.cloud.call(
+                    "DELETE", f"/v2/{{p}}/training-jobs/{job_id}", "job_delete", idempotent=True
+                )
+            except NotFound:
+                pass  # already gone upstream: forgetting it here is all that is left
+        # Deletion upstream is asynchronous: searches may still show the job for a while.
+        state = self._sync_state()
+        state["deleted"][job_id] = now_ms()
+        self.cloud.store.put("setting", _SYNC_RECORD, state)
         self.cloud.store.delete("job", job_id)
+        self.logs.forget(job_id)
+
+    # -- logs ------------------------------------------------------------------------------
 
     async def read_logs(self, job_id: str, task: str, offset: int, limit: int) -> LogChunk:
         job = await self.get_job(job_id)
         if task not in [t.name for t in job.tasks]:
             names = ", ".join(t.name for t in job.tasks)
             raise NotFound(f"job {job_id} has no task {task!r} (tasks: {names})", field="task")
-        data = await self.cloud.poll.get(
-            ("logs", job_id, task),
-            lambda: self.cloud.call(
+        runtime = self._record(job_id).get("runtime") or {}
+        export_dir = runtime.get("log_export")
+        return await self.logs.read(
+            job_id,
+            task,
+            offset,
+            limit,
+            ended=job.phase.is_final,
+            pages=lambda cursor: self._log_page(job_id, task, cursor),
+            newest=lambda: self._log_page(job_id, task, None, newest=True),
+            export=(lambda: self._export(job_id, task, export_dir)) if export_dir else None,
+        )
+
+    async def _log_page(
+        self, job_id: str, task: str, cursor: str | None, *, newest: bool = False
+    ) -> Page | None:
+        """The lines after ``cursor`` (None: from the first), oldest first, or with ``newest``
+        the last line; None if the job is gone."""
+        params: dict[str, Any] = (
+            {"lines": 1, "order": "desc"} if newest else {"lines": PAGE_LINES, "order": "asc"}
+        )
+        if cursor is not None:
+            params["base_line"] = cursor
+        try:
+            data = await self.cloud.call(
                 "GET",
-                f"/v2/{{p}}/training-jobs/{job_id}/tasks/{task}/logs/preview",
+                f"/v2/{{p}}/training-jobs/{job_id}/logs/{task}",
                 "job_logs",
                 idempotent=True,
-            ),
-        )
-        text = (data or {}).get("content", (data or {}).get("context", "")) or ""
-        blob = text.encode()
-        full = int((data or {}).get("full_size") or len(blob))
-        # The preview holds the log's last bytes: [first, full).
-        first = full - len(blob)
-        start = max(offset, first)
-        piece = log_piece(blob[start - first :], limit, job.phase.is_final)
-        end = start + len(piece)
-        return LogChunk(
-            task=task,
-            offset=start,
-            next_offset=end,
-            size=full,
-            content=piece.decode("utf-8", errors="replace"),
-            complete=job.phase.is_final and end >= full,
-        )
+                params=params,
+            )
+        except NotFound:
+            return None
+        data = data or {}
+        lines = int(data.get("lines") or 0)
+        content = data.get("content") or ""
+        # Lines come joined by newlines; each of ours ends with one, as the task wrote it.
+        text = (content + "\n").encode("utf-8", errors="replace") if lines else b""
+        return Page(text, data.get("end_line"), lines)
+
+    async def _export(self, job_id: str, task: str, log_dir: str) -> Export | None:
+        """The task's log in the job's OBS log export, as ModelArts names it."""
+        bucket, _, prefix = _obs_uri(log_dir)[len("obs://") :].partition("/")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        key = f"{prefix}modelarts-job-{job_id}-{task}.log"
+        obs = self.cloud.obs
+        size = await obs.head_object(bucket, key)
+        if size is None:
+            return None
+
+        async def read(start: int, stop: int) -> bytes:
+            return await obs.get_range(bucket, key, start, stop)
+
+        return Export(int(size), read)
