@@ -12,9 +12,17 @@ import httpx
 TOKEN = "bench-token"
 
 
-def launch(tmp: str, *, extension: bool = True, **local) -> tuple[subprocess.Popen, int]:
+def launch(
+    tmp: str,
+    *,
+    extension: bool = True,
+    sections: dict | None = None,
+    env: dict | None = None,
+    **local,
+) -> tuple[subprocess.Popen, int]:
     """Start `jupyter server` (with or without jupyter_modelarts, ``local`` its c.LocalBackend
-    settings); returns it and its port."""
+    settings, ``sections`` more settings merged per class, ``env`` more environment); returns
+    it and its port."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -31,6 +39,8 @@ def launch(tmp: str, *, extension: bool = True, **local) -> tuple[subprocess.Pop
         "ModelArtsApp": {"state_dir": os.path.join(tmp, f"state-{port}")},
         "LocalBackend": {"data_root": os.path.join(tmp, "data"), **local},
     }
+    for name, settings in (sections or {}).items():
+        config[name] = {**config.get(name, {}), **settings}
     path = os.path.join(tmp, f"config-{port}.json")
     with open(path, "w") as f:
         json.dump(config, f)
@@ -38,6 +48,7 @@ def launch(tmp: str, *, extension: bool = True, **local) -> tuple[subprocess.Pop
         **os.environ,
         "JUPYTER_CONFIG_DIR": os.path.join(tmp, "cfg"),
         "JUPYTER_RUNTIME_DIR": os.path.join(tmp, "runtime"),
+        **(env or {}),
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", f"--config={path}"],

@@ -11,10 +11,8 @@ the job's OBS log export, next to `cat` of the same file measured in the same ru
 
 import argparse
 import asyncio
-import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +20,7 @@ import time
 
 import httpx
 from _server import TOKEN, wait_until_answering
+from _server import launch as start_server
 
 sys.path.insert(
     0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests")
@@ -44,50 +43,25 @@ for i in range({lines}):
 
 
 def launch(tmp: str, fake: FakeCloud) -> tuple[subprocess.Popen, httpx.Client]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     base = fake.base_url
-    config = {
-        "ServerApp": {
-            "port": port,
-            "ip": "127.0.0.1",
-            "open_browser": False,
-            "root_dir": tmp,
-            "allow_root": True,
-            "jpserver_extensions": {"jupyter_modelarts": True},
+    server, port = start_server(
+        tmp,
+        sections={
+            "ModelArtsApp": {
+                "backend_class": "jupyter_modelarts.backends.modelarts.ModelArtsBackend"
+            },
+            "ModelArtsBackend": {
+                "project_id": fake.project_id,
+                "instance_id": fake.instance_id,
+                "modelarts_endpoint": base,
+                "iam_endpoint": base,
+                "obs_endpoint": f"{base}/obs",
+                "code_uri": "obs://bucket/jobs/",
+                "cache_ttl": TTL_S,
+                "credentials_file": "/nonexistent/credentials",
+            },
         },
-        "IdentityProvider": {"token": TOKEN},
-        "ModelArtsApp": {
-            "state_dir": os.path.join(tmp, f"state-{port}"),
-            "backend_class": "jupyter_modelarts.backends.modelarts.ModelArtsBackend",
-        },
-        "ModelArtsBackend": {
-            "project_id": fake.project_id,
-            "instance_id": fake.instance_id,
-            "modelarts_endpoint": base,
-            "iam_endpoint": base,
-            "obs_endpoint": f"{base}/obs",
-            "code_uri": "obs://bucket/jobs/",
-            "cache_ttl": TTL_S,
-            "credentials_file": "/nonexistent/credentials",
-        },
-    }
-    path = os.path.join(tmp, f"config-{port}.json")
-    with open(path, "w") as f:
-        json.dump(config, f)
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": os.path.join(tmp, "cfg"),
-        "JUPYTER_RUNTIME_DIR": os.path.join(tmp, "runtime"),
-        "HUAWEICLOUD_SDK_AK": fake.ak,
-        "HUAWEICLOUD_SDK_SK": fake.sk,
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", f"--config={path}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
+        env={"HUAWEICLOUD_SDK_AK": fake.ak, "HUAWEICLOUD_SDK_SK": fake.sk},
     )
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}/jupyter-modelarts/",

@@ -242,8 +242,9 @@ async def read_all(api, job_id, limit):
 
 
 @pytest.mark.parametrize("source", ["lines", "export"])
-async def test_a_50_mib_log_is_read_whole(api, fake, source):
-    code = BIG_LOG.format(lines=52_000)
+async def test_a_log_past_the_preview_window_is_read_whole(api, fake, source):
+    # 12 MiB: past ModelArts' 5 MiB preview (bench/cloud_jobs.py times a 50 MiB one).
+    code = BIG_LOG.format(lines=12_500)
     if source == "lines":  # no log export: the line API, 500 lines a page
         job_id = fake.create_job("big-log", code)["metadata"]["id"]
     else:  # our submit exports its log to OBS, read in byte ranges once the job has ended
@@ -252,14 +253,14 @@ async def test_a_50_mib_log_is_read_whole(api, fake, source):
     await wait_fake(fake, job_id, FINAL)
     assert (await api.get(f"jobs/{job_id}"))["phase"] == "Completed"
     written = fake.training.jobs[job_id].log_path("worker-0").read_bytes()
-    assert len(written) > 50 * 2**20
+    assert len(written) > 12 * 2**20
     assert await read_all(api, job_id, 2**20) == written
     served = fake.log_bytes_served(job_id)
     ranged = [r for r in fake.obs.requests if r.key.endswith(f"{job_id}-worker-0.log")]
     if source == "lines":
         assert served == len(written) and not ranged  # every byte fetched once
     else:  # 4 MiB ranges; the line API only showed the newest line, to check the export's end
-        assert served == len(written.splitlines(keepends=True)[-1]) and len(ranged) >= 14
+        assert served == len(written.splitlines(keepends=True)[-1]) and len(ranged) >= 3
     # Read again: all from the mirror.
     before = len(fake.calls)
     assert await read_all(api, job_id, 2**20) == written
