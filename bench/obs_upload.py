@@ -1,12 +1,14 @@
 """Peak memory of a process uploading a 2 GB file through ObsClient to the fake OBS.
 
-Usage: python bench/obs_upload.py [--size-mb 2048] [--part-mb 8] [--parallel 4]
+Usage: python bench/obs_upload.py [--size-mb 2048] [--part-mb 8] [--parallel 4] [--no-server]
 
 The fake cloud (tests/fake_modelarts, signatures checked) serves in this process; the upload
 runs in a child process, as the Jupyter server would run it, on a sparse file in a temp dir.
 Prints the child's resident memory before the upload and its peak during it (VmHWM, reset after
 start-up), next to baselines measured in the same run: `cat file > /dev/null` (sampled) and a
 bare `python -c` importing the client. Then the time of the one MD5 pass and of the upload.
+Then the same file as a job's code, submitted through a real Jupyter server on the cloud
+backend: the server's RSS before the submit and its peak until the 201 (VmHWM reset first).
 Linux only (/proc).
 """
 
@@ -97,11 +99,49 @@ def cat(path: str) -> tuple[int, float]:
     return peak, time.perf_counter() - started
 
 
+def through_server(size: int) -> dict:
+    """Submit a job whose code folder holds a ``size``-byte file; the server's memory."""
+    from cloud_jobs import launch, start_fake
+
+    with tempfile.TemporaryDirectory(prefix="obs-bench-server-") as tmp:
+        fake = start_fake(tmp)
+        server, client = launch(tmp, fake)
+        try:
+            code = os.path.join(tmp, "project")
+            os.makedirs(code)
+            with open(os.path.join(code, "weights.bin"), "wb") as f:
+                f.truncate(size)
+            with open(os.path.join(code, "train.py"), "w") as f:
+                f.write("print('ok')\n")
+            with open(f"/proc/{server.pid}/clear_refs", "w") as f:
+                f.write("5")
+            before = status("VmRSS", str(server.pid))
+            started = time.perf_counter()
+            body = {"name": "big-code", "code_dir": "project", "boot_file": "train.py"}
+            response = client.post("jobs", json=body, timeout=1200)
+            response.raise_for_status()
+            took = time.perf_counter() - started
+            peak = status("VmHWM", str(server.pid))
+            stored = fake.buckets["bucket"]
+            sent = [len(v) for k, v in stored.items() if k.endswith("/code/weights.bin")]
+            if sent != [size]:
+                raise SystemExit(f"the fake holds {sent} bytes of weights.bin, not {size}")
+        finally:
+            server.terminate()
+            server.wait(20)
+            client.close()
+            fake.stop()
+    return {"before": before, "peak": peak, "seconds": took}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=2048, help="file size (default 2048)")
     parser.add_argument("--part-mb", type=int, default=8, help="part size (default 8)")
     parser.add_argument("--parallel", type=int, default=4, help="parts at once (default 4)")
+    parser.add_argument(
+        "--no-server", action="store_true", help="skip the submit through a Jupyter server"
+    )
     parser.add_argument("--child", nargs=2, metavar=("ENDPOINT", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -170,6 +210,15 @@ def main() -> None:
         f"file); the uploader used {up['cpu_s']:.1f} s of CPU in {wall:.1f} s, the fake OBS "
         f"(this process) {up['fake_cpu_s']:.1f} s"
     )
+    if not args.no_server:
+        sys.path.insert(0, HERE)
+        srv = through_server(size)
+        grew = srv["peak"] - srv["before"]
+        print(
+            f"Jupyter server submitting a job whose code holds the file: RSS "
+            f"{srv['before'] / MiB:.1f} MiB before, peak {srv['peak'] / MiB:.1f} MiB until the "
+            f"201 (+{grew / MiB:.1f} MiB, {grew / size:.2%} of the file), {srv['seconds']:.1f} s"
+        )
 
 
 if __name__ == "__main__":
