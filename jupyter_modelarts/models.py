@@ -170,24 +170,16 @@ class _Wire:
 # Instance, flavors, engines, lease
 
 
-#: The contract's flavor kinds, by ModelArts' spellings of them (training ``flavor_type`` says
-#: ``Ascend``, notebook ``category`` ``ASCEND``), upper-cased.
-FLAVOR_TYPES = {"CPU": "CPU", "GPU": "GPU", "NPU": "NPU", "ASCEND": "NPU"}
-
-
 @dataclass
 class Flavor(_Wire):
     id: str
     name: str
-    type: str  # CPU | GPU | NPU; ModelArts' Ascend is NPU
+    type: str  # CPU | GPU | NPU
     cpu_count: int
     memory_mb: int
     gpu_count: int = 0
     gpu_name: str | None = None
     max_nodes: int = 1
-
-    def __post_init__(self) -> None:
-        self.type = FLAVOR_TYPES.get(str(self.type).upper(), self.type)
 
 
 @dataclass

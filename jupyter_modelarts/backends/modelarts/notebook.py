@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ...models import Conflict, Flavor, Instance, Lease, now_ms
+from .training import flavor_kind
 
 if TYPE_CHECKING:
     from . import ModelArtsBackend
@@ -46,7 +47,7 @@ def _notebook_flavor(code: str, custom: dict[str, Any] | None) -> Flavor:
         return Flavor(
             id=code,
             name=code,
-            type=str(custom.get("category") or "CPU"),
+            type=flavor_kind(str(custom.get("category") or "CPU")),
             cpu_count=max(1, int(custom.get("cpu") or 1)),
             memory_mb=int(custom.get("memory") or 0),
             gpu_count=int(custom.get("gpu") or 0),

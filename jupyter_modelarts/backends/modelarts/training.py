@@ -132,6 +132,15 @@ def _log_export(item: dict[str, Any]) -> str | None:
     return ((item.get("spec") or {}).get("log_export_path") or {}).get("obs_url") or None
 
 
+#: The contract's flavor kinds by ModelArts' spellings (training ``flavor_type`` says ``Ascend``,
+#: a notebook's ``category`` ``ASCEND``), upper-cased.
+_FLAVOR_KINDS = {"CPU": "CPU", "GPU": "GPU", "NPU": "NPU", "ASCEND": "NPU"}
+
+
+def flavor_kind(spelled: str) -> str:
+    return _FLAVOR_KINDS.get(spelled.upper(), spelled)
+
+
 def _flavor(data: dict[str, Any]) -> Flavor:
     info = data.get("flavor_info") or {}
     memory = info.get("memory") or {}
@@ -141,7 +150,7 @@ def _flavor(data: dict[str, Any]) -> Flavor:
     return Flavor(
         id=data["flavor_id"],
         name=data.get("flavor_name", data["flavor_id"]),
-        type=data.get("flavor_type", "CPU"),
+        type=flavor_kind(str(data.get("flavor_type") or "CPU")),
         cpu_count=int((info.get("cpu") or {}).get("core_num") or 0),
         memory_mb=int(memory_mb),
         gpu_count=int(gpu.get("unit_num") or 0),
