@@ -12,7 +12,7 @@ import psutil
 import pytest
 import yaml
 
-from conftest import cloud_server_config, server_config
+from conftest import cloud_server_config, fresh_backend, server_config
 from test_openapi import DOC_FILE, Contract
 
 FINAL = ("Completed", "Failed", "Terminated", "Abnormal")
@@ -102,6 +102,21 @@ async def test_a_mount_path_nested_in_another_is_400_naming_mount_path(c, fake, 
     )
 
 
+async def test_a_missing_bucket_is_404_naming_uri_and_nothing_is_attached(c, fake):
+    error = await c.call(
+        "POST", "mounts", {"uri": "obs://no-such-bucket/x/", "mount_path": "/data/x/"}, expect=404
+    )
+    assert error["field"] == "uri" and "no-such-bucket" in error["message"], error
+    assert fake.count("POST", r"/storage$") == 0
+    # Keys refused by OBS prove nothing: the notebook's agency may have the right.
+    fake.buckets["theirs"] = {}
+    fake.obs.denied_buckets.add("theirs")
+    mount = await c.call(
+        "POST", "mounts", {"uri": "obs://theirs/x/", "mount_path": "/data/y/"}, expect=202
+    )
+    assert mount["status"] == "MOUNTING" and fake.count("POST", r"/storage$") == 1
+
+
 async def test_unmounting_while_mounting_or_unmounting_is_409(c, fake):
     first = await mounted(c, "/data/m/")
     fake.step_s = 5.0  # every change from now on stays in progress through the test
@@ -117,7 +132,7 @@ async def test_unmounting_while_mounting_or_unmounting_is_409(c, fake):
     assert fake.count("DELETE", r"/storage/") == 1
 
 
-async def test_unmounting_a_failed_mount_answers_unmounted_and_forgets_it(c, fake):
+async def test_unmounting_a_failed_mount_answers_unmounted_and_forgets_it(c, fake, jp_serverapp):
     fake.buckets["gone"] = {}
     fake.step_s = 1.0  # time to take the bucket away before the mount settles
     mount = await c.call(
@@ -130,6 +145,13 @@ async def test_unmounting_a_failed_mount_answers_unmounted_and_forgets_it(c, fak
     assert gone["status"] == "UNMOUNTED" and gone["id"] == mount["id"], gone
     await c.call("GET", f"mounts/{mount['id']}", expect=404)
     assert (await c.call("GET", "mounts", expect=200))["mounts"] == []
+    # A restart, while ModelArts still lists it UNMOUNTING, does not bring it back.
+    assert [s["status"] for s in fake.notebooks.storages.values()] == ["UNMOUNTING"]
+    restarted = fresh_backend(jp_serverapp)
+    try:
+        assert await restarted.list_mounts() == []
+    finally:
+        await restarted.close()
 
 
 # -- 6: images ------------------------------------------------------------------------------
@@ -169,12 +191,12 @@ async def test_metrics_are_percent_series_and_no_data_is_no_point(c, fake, flavo
 # -- 8: flavors -----------------------------------------------------------------------------
 
 
-async def test_ascend_flavors_are_npu(c):
+async def test_ascend_flavors_are_npu_with_their_cards_counted(c):
     flavors = (await c.call("GET", "flavors", expect=200))["flavors"]
-    assert {f["id"]: f["type"] for f in flavors} == {
-        "modelarts.vm.cpu.8u": "CPU",
-        "modelarts.vm.gpu.t4": "GPU",
-        "modelarts.kat1.xlarge": "NPU",
+    assert {f["id"]: (f["type"], f["gpu_count"], f["gpu_name"]) for f in flavors} == {
+        "modelarts.vm.cpu.8u": ("CPU", 0, None),
+        "modelarts.vm.gpu.t4": ("GPU", 1, "NVIDIA-T4"),
+        "modelarts.kat1.xlarge": ("NPU", 1, "Ascend-910"),
     }
 
 

@@ -141,6 +141,8 @@ class Obs:
         self.meta: dict[tuple[str, str], dict[str, str]] = {}
         # ETag per object with the bytes it was computed for: a test's direct write is re-hashed.
         self._etags: dict[tuple[str, str], tuple[bytes, str]] = {}
+        # Buckets these keys may not touch (another account's, or a policy denying them).
+        self.denied_buckets: set[str] = set()
         self.uploads: dict[str, Upload] = {}
         self.requests: list[ObsRequest] = []
         #: OBS's smallest part but the last (100 KB).
@@ -190,6 +192,8 @@ class Obs:
             if not bucket:
                 raise ObsError(400, "InvalidArgument")
             self._authenticate(req, bucket, key)
+            if bucket in self.denied_buckets:
+                raise ObsError(403, "AccessDenied")
             if key:
                 resp = await self._object(req, bucket, key, call)
             else:

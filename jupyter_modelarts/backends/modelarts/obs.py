@@ -341,6 +341,14 @@ class ObsClient:
         """Every key under ``prefix`` with its ETag (unquoted, lower-case), all pages."""
         return {e.key: e.etag for e in await self.list_entries(bucket, prefix)}
 
+    async def bucket_exists(self, bucket: str) -> bool:
+        """False only when OBS says there is no such bucket (a refused HEAD raises)."""
+        try:
+            await self._request("HEAD", bucket)
+        except NotFound:
+            return False
+        return True
+
     async def head_object(self, bucket: str, key: str) -> int | None:
         """The object's size, None when there is no such object."""
         response = await self._head(bucket, key)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ...models import (
     Conflict,
     InvalidRequest,
+    ModelArtsError,
     Mount,
     MountStatus,
     NotFound,
@@ -59,16 +60,20 @@ class Storage:
 
     def __init__(self, cloud: ModelArtsBackend):
         self.cloud = cloud
-        # Failed mounts deleted here: gone for our callers while ModelArts still lists them
-        # UNMOUNTING (the contract forgets a failed mount at once).
-        self._forgotten: set[str] = set()
+
+    def _forgotten(self, mount_id: str) -> bool:
+        """A failed mount deleted here: gone for our callers (the contract forgets a failed
+        mount at once) while ModelArts still lists it UNMOUNTING. Kept in the store, so a
+        restart does not bring it back."""
+        record = self.cloud.store.get("mount", mount_id)
+        return bool(record and record.get("forgotten"))
 
     def _shown(self, data: dict[str, Any]) -> bool:
-        return not (data["id"] in self._forgotten and data.get("status") == "UNMOUNTING")
+        return not (data.get("status") == "UNMOUNTING" and self._forgotten(data["id"]))
 
     def _mount_created(self, mount_id: str) -> int | None:
         record = self.cloud.store.get("mount", mount_id)
-        return record["created_at"] if record else None
+        return record.get("created_at") if record else None
 
     async def _storages(self) -> list[dict[str, Any]]:
         data = await self.cloud.poll.get(
@@ -81,7 +86,10 @@ class Storage:
 
     async def list_mounts(self) -> list[Mount]:
         storages = await self._storages()
-        self._forgotten &= {d["id"] for d in storages}  # gone upstream: nothing left to hide
+        upstream = {d["id"] for d in storages}
+        for record in self.cloud.store.list("mount"):
+            if record.get("forgotten") and record["id"] not in upstream:
+                self.cloud.store.delete("mount", record["id"])  # gone: nothing left to hide
         return [_mount(d, self._mount_created(d["id"])) for d in storages if self._shown(d)]
 
     async def get_mount(self, mount_id: str) -> Mount:
@@ -96,7 +104,8 @@ class Storage:
                 ),
             )
         except NotFound as err:
-            self._forgotten.discard(mount_id)
+            if self._forgotten(mount_id):
+                self.cloud.store.delete("mount", mount_id)
             raise NotFound(
                 err.message, field="mount_id", code=err.code, request_id=err.request_id
             ) from None
@@ -105,7 +114,8 @@ class Storage:
         return _mount(data, self._mount_created(mount_id))
 
     async def create_mount(self, uri: str, mount_path: str) -> Mount:
-        uri = str(parse_obs_uri(uri))
+        parsed = parse_obs_uri(uri)
+        uri = str(parsed)
         mount_path = parse_mount_path(mount_path)
         # Checked here, as the local backend does: ModelArts refuses a path in use without
         # naming the field, and takes one nested in (or around) another mount.
@@ -116,6 +126,7 @@ class Storage:
             shorter, longer = sorted([held, mount_path], key=len)
             if longer.startswith(shorter):
                 raise InvalidRequest(_in_use(mount_path, held, other), field="mount_path")
+        await self._check_bucket(parsed.bucket)
         known = {d["id"] for d in before}
         body = {"category": "OBS", "mount_path": mount_path, "uri": uri}
 
@@ -138,6 +149,18 @@ class Storage:
         created = now_ms()
         self.cloud.store.put("mount", data["id"], {"id": data["id"], "created_at": created})
         return _mount(data, created)
+
+    async def _check_bucket(self, bucket: str) -> None:
+        """A 404 naming ``uri`` for a bucket OBS says does not exist, as the contract has it
+        (ModelArts itself only fails the mount later). Our keys may lack a right the
+        notebook's agency has: any other answer leaves the verdict to ModelArts."""
+        try:
+            exists = await self.cloud.obs.bucket_exists(bucket)
+        except ModelArtsError as err:
+            self.cloud.log.info("could not check OBS bucket %s before mounting: %s", bucket, err)
+            return
+        if not exists:
+            raise NotFound(f"OBS bucket {bucket} does not exist", field="uri")
 
     async def delete_mount(self, mount_id: str) -> Mount:
         self.cloud.poll.invalidate(("storage", mount_id))  # its state now, not a poll ago
@@ -166,7 +189,11 @@ class Storage:
         self.cloud.store.delete("mount", mount_id)
         if mount.status is MountStatus.MOUNT_FAILED:
             # Nothing was mounted, so nothing is left to undo: it is gone now.
-            self._forgotten.add(mount_id)
+            self.cloud.store.put(
+                "mount",
+                mount_id,
+                {"id": mount_id, "created_at": mount.created_at, "forgotten": True},
+            )
             mount.status, mount.updated_at = MountStatus.UNMOUNTED, now_ms()
             return mount
         if data:

@@ -146,15 +146,15 @@ def _flavor(data: dict[str, Any]) -> Flavor:
     memory = info.get("memory") or {}
     size = memory.get("size") or 0
     memory_mb = int(size * 1024) if str(memory.get("unit", "GiB")).upper().startswith("G") else size
-    gpu = info.get("gpu") or {}
+    cards = info.get("gpu") or info.get("npu") or {}  # the contract counts either as gpu_count
     return Flavor(
         id=data["flavor_id"],
         name=data.get("flavor_name", data["flavor_id"]),
         type=flavor_kind(str(data.get("flavor_type") or "CPU")),
         cpu_count=int((info.get("cpu") or {}).get("core_num") or 0),
         memory_mb=int(memory_mb),
-        gpu_count=int(gpu.get("unit_num") or 0),
-        gpu_name=gpu.get("product_name"),
+        gpu_count=int(cards.get("unit_num") or 0),
+        gpu_name=cards.get("product_name"),
         max_nodes=int(data.get("max_num") or info.get("max_num") or 1),
     )
 
