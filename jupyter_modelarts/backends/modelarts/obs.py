@@ -4,7 +4,6 @@ and the changed-files uploader, is in :mod:`.obs_files`."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -34,6 +33,7 @@ from .obs_files import (
     Body,
     FileDigest,
     MiB,
+    all_or_none,
     changed_while_read,
     digest_file,
     file_body,
@@ -181,6 +181,17 @@ def _xml(response: httpx.Response, what: str) -> ET.Element:
 
 def _etag(value: str | None) -> str:
     return (value or "").strip('"').lower()
+
+
+def _stored(response: httpx.Response, md5: bytes, what: str) -> str:
+    """The ETag of a PUT, checked to be the MD5 of the bytes meant: OBS stored what we sent."""
+    etag = _etag(response.headers.get("etag"))
+    if etag != md5.hex():
+        raise UpstreamError(
+            f"{what}: OBS returned ETag {etag!r}, expected {md5.hex()!r} "
+            f"(request id {response.headers.get('x-obs-request-id', '')})"
+        )
+    return etag
 
 
 @dataclass
@@ -403,13 +414,7 @@ class ObsClient:
             "x-obs-meta-md5": md5.hex(),
         }
         response = await self._request("PUT", bucket, key, headers=headers, content=body)
-        etag = _etag(response.headers.get("etag"))
-        if etag != md5.hex():
-            raise UpstreamError(
-                f"PUT obs://{bucket}/{key}: OBS returned ETag {etag!r}, expected "
-                f"{md5.hex()!r} (request id {response.headers.get('x-obs-request-id', '')})"
-            )
-        return etag
+        return _stored(response, md5, f"PUT obs://{bucket}/{key}")
 
     def part_size_for(self, size: int) -> int | None:
         """Bytes per part for a file of ``size`` bytes; None: one PUT."""
@@ -491,17 +496,8 @@ class ObsClient:
                     bucket, key, path, upload_id, index, digest, progress
                 )
 
-        workers = [
-            asyncio.ensure_future(worker())
-            for _ in range(min(self.part_concurrency, len(digest.parts)))
-        ]
-        try:
-            await asyncio.gather(*workers)
-        finally:
-            # The first failure stops the other parts before the upload is aborted.
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+        # The first failure stops the other parts before the upload is aborted.
+        await all_or_none([worker() for _ in range(min(self.part_concurrency, len(digest.parts)))])
         return etags
 
     async def _upload_part(
@@ -546,13 +542,7 @@ class ObsClient:
             },
             content=body,
         )
-        etag = _etag(response.headers.get("etag"))
-        if etag != md5.hex():
-            raise UpstreamError(
-                f"PUT obs://{bucket}/{key} part {index + 1}: OBS returned ETag {etag!r}, "
-                f"expected {md5.hex()!r}"
-            )
-        return etag
+        return _stored(response, md5, f"PUT obs://{bucket}/{key} part {index + 1}")
 
     async def _complete(
         self, bucket: str, key: str, upload_id: str, etags: list[str], digest: FileDigest

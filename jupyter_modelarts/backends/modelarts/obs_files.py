@@ -13,7 +13,7 @@ import hashlib
 import os
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Union
@@ -240,15 +240,20 @@ async def upload_dir(
         done += 1
         advance(size - streamed)
 
-    tasks = [asyncio.ensure_future(one(rel, size)) for rel, size in zip(files, sizes)]
+    await all_or_none([one(rel, size) for rel, size in zip(files, sizes)])
+    return result
+
+
+async def all_or_none(coroutines: list[Awaitable[None]]) -> None:
+    """Run them together; the first failure (or our cancellation) stops the others before it
+    propagates, so no transfer goes on behind an error."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
     try:
         await asyncio.gather(*tasks)
     finally:
-        # The first failure (or our cancellation) stops the other uploads before it propagates.
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    return result
 
 
 async def _copied(obs: ObsClient, bucket: str, source: str, key: str) -> bool:
