@@ -59,6 +59,15 @@ def launch(
     return server, port
 
 
+def api_client(port: int, timeout: float = 120) -> httpx.Client:
+    """A client of the extension's REST API on ``port``, with the bench token."""
+    return httpx.Client(
+        base_url=f"http://127.0.0.1:{port}/jupyter-modelarts/",
+        headers={"Authorization": f"token {TOKEN}"},
+        timeout=timeout,
+    )
+
+
 def wait_until_answering(server: subprocess.Popen, client: httpx.Client, path: str) -> None:
     """Poll GET ``path`` every 10 ms until it answers 200; exit if the server dies or stalls."""
     deadline = time.monotonic() + 60

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 import httpx
-from _server import TOKEN, wait_until_answering
+from _server import TOKEN, api_client, wait_until_answering
 from _server import launch as start_server
 
 sys.path.insert(
@@ -63,11 +63,7 @@ def launch(tmp: str, fake: FakeCloud) -> tuple[subprocess.Popen, httpx.Client]:
         },
         env={"HUAWEICLOUD_SDK_AK": fake.ak, "HUAWEICLOUD_SDK_SK": fake.sk},
     )
-    client = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}/jupyter-modelarts/",
-        headers={"Authorization": f"token {TOKEN}"},
-        timeout=120,
-    )
+    client = api_client(port)
     wait_until_answering(server, client, "flavors")
     return server, client
 

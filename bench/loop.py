@@ -22,19 +22,11 @@ import threading
 import time
 
 import httpx
-from _server import TOKEN, launch, wait_until_answering
+from _server import TOKEN, api_client, launch, wait_until_answering
 
 FINAL_JOB = ("Completed", "Failed", "Terminated")
 FINAL_IMAGE = ("ACTIVE", "CREATE_FAILED")
 METRICS_INTERVAL_S = 2.0
-
-
-def client(port: int) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"http://127.0.0.1:{port}/jupyter-modelarts/",
-        headers={"Authorization": f"token {TOKEN}"},
-        timeout=120,
-    )
 
 
 class Prober:
@@ -49,7 +41,7 @@ class Prober:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        with client(self.port) as http:
+        with api_client(self.port) as http:
             due = done = time.perf_counter()
             while not self._stop.is_set():
                 self._stop.wait(due - time.perf_counter())
@@ -198,7 +190,7 @@ def main() -> None:
             metrics_interval=METRICS_INTERVAL_S,
         )
         state_dir = os.path.join(tmp, f"state-{port}")
-        http = client(port)
+        http = api_client(port)
         try:
             wait_until_answering(server, http, "instance")
             rows = [("idle", idle(port, args.seconds))]

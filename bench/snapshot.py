@@ -21,7 +21,7 @@ import tempfile
 import time
 
 import httpx
-from _server import TOKEN, launch, wait_until_answering
+from _server import api_client, launch, wait_until_answering
 
 BIG_BYTES = 100 * 2**20
 SMALL_FILES = 1000
@@ -78,11 +78,7 @@ def main() -> None:
         make_big(os.path.join(tmp, "big"))
         make_small(os.path.join(tmp, "small"))
         server, port = launch(tmp, max_concurrent_jobs=4)
-        client = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}/jupyter-modelarts/",
-            headers={"Authorization": f"token {TOKEN}"},
-            timeout=120,
-        )
+        client = api_client(port)
         state_dir = os.path.join(tmp, f"state-{port}")
         try:
             wait_until_answering(server, client, "instance")

@@ -15,16 +15,12 @@ import tempfile
 import time
 
 import httpx
-from _server import TOKEN, launch, wait_until_answering
+from _server import api_client, launch, wait_until_answering
 
 
 def start_server(tmp: str) -> tuple[subprocess.Popen, httpx.Client]:
     server, port = launch(tmp, max_concurrent_jobs=1)
-    client = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}/jupyter-modelarts/",
-        headers={"Authorization": f"token {TOKEN}"},
-        timeout=30,
-    )
+    client = api_client(port, timeout=30)
     wait_until_answering(server, client, "instance")
     return server, client
 
