@@ -29,6 +29,7 @@ from ...models import (
     Lease,
     LogChunk,
     Metrics,
+    ModelArtsError,
     Mount,
 )
 from .. import in_modelarts_notebook
@@ -292,19 +293,27 @@ class ModelArtsBackend(Backend):
     async def create_once(
         self,
         send: Callable[[], Awaitable[Any]],
-        find: Callable[[], Awaitable[Any | None]],
+        find: Callable[[ModelArtsError], Awaitable[Any | None]],
+        *,
+        may_have_landed: Callable[[ModelArtsError], bool] = lambda err: False,
     ) -> Any:
-        """Send a create; if its outcome is unknown, look for what it made before sending again."""
+        """Send a create; after an answer that leaves open whether it was carried out (an
+        uncertain outcome, or an error ``may_have_landed`` says an earlier try of ours can
+        cause), ``find(that error)`` looks for what it made before anything is sent again. The
+        last such error is raised when nothing is found; ``find`` may raise a better one."""
         for attempt in range(self.max_retries + 1):
             try:
                 return await send()
-            except UncertainOutcome:
-                found = await find()
-                if found is not None:
-                    return found
-                if attempt == self.max_retries:
+            except ModelArtsError as err:
+                if not isinstance(err, UncertainOutcome) and not may_have_landed(err):
                     raise
-                await asyncio.sleep(self.retry.backoff(attempt))
+                failure = err
+            found = await find(failure)
+            if found is not None:
+                return found
+            if attempt == self.max_retries:
+                raise failure
+            await asyncio.sleep(self.retry.backoff(attempt))
         raise AssertionError("unreachable")
 
     # -- the operations, each carried out by its area --------------------------------------

@@ -102,7 +102,7 @@ class Images:
             "workspace_id": self.cloud.workspace_id,
         }
 
-        async def find() -> dict[str, Any] | None:
+        async def find(_: Exception) -> dict[str, Any] | None:
             self.cloud.poll.invalidate("images")
             made = [d for d in await self._same_tag(request) if d["id"] not in known]
             return made[0] if made else None

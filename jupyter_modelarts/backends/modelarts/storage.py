@@ -130,7 +130,7 @@ class Storage:
         known = {d["id"] for d in before}
         body = {"category": "OBS", "mount_path": mount_path, "uri": uri}
 
-        async def find() -> dict[str, Any] | None:
+        async def find(_: Exception) -> dict[str, Any] | None:
             self.cloud.poll.invalidate("storages")
             same = [
                 d

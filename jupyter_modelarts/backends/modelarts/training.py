@@ -30,11 +30,11 @@ from ...models import (
     JobPhase,
     JobSpec,
     LogChunk,
+    ModelArtsError,
     NotFound,
     Task,
     now_ms,
 )
-from .client import UncertainOutcome
 from .logs import PAGE_LINES, Export, Page, TaskLogs
 
 if TYPE_CHECKING:
@@ -125,6 +125,18 @@ def upstream_spec(item: dict[str, Any]) -> JobSpec:
         engine=engine_name,
         image=engine.get("image_url"),
         description=meta.get("description") or "",
+    )
+
+
+def _name_taken(name: str, refusal: ModelArtsError, holder: dict[str, Any] | None) -> Conflict:
+    which = f" (id {holder['metadata']['id']})" if holder else ""
+    return Conflict(
+        f"a job named {name!r} already exists on ModelArts{which}, which refuses a second one: "
+        "choose another name, or delete that job (stop it first if it is running) and submit "
+        "again",
+        field="name",
+        code=refusal.code,
+        request_id=refusal.request_id,
     )
 
 
@@ -281,40 +293,31 @@ class Training:
         return job
 
     async def _create_once(self, body: dict[str, Any], name: str, submit_id: str) -> Any:
-        """POST the create; after any answer that leaves its outcome open, the job it made (if
-        it made one) is the answer, looked up by submission id before sending again."""
-        retries = self.cloud.max_retries
-        for attempt in range(retries + 1):
-            refused: InvalidRequest | None = None
-            try:
-                return await self.cloud.call(
-                    "POST", "/v2/{p}/training-jobs", "job_create", idempotent=False, json=body
-                )
-            except UncertainOutcome:
-                if attempt == retries:
-                    found, _ = await self._find_submitted(name, submit_id)
-                    if found is not None:
-                        return found
-                    raise
-            except InvalidRequest as err:
-                if err.code != DUPLICATE_NAME:
-                    raise
-                refused = err  # our own earlier try may hold the name: it landed late
+        """POST the create; after any answer that leaves its outcome open, including a refusal
+        of the name (our own earlier try may hold it, landed late), the job it made is the
+        answer, looked up by submission id before sending again."""
+
+        def refused(err: ModelArtsError) -> bool:
+            return isinstance(err, InvalidRequest) and err.code == DUPLICATE_NAME
+
+        async def find(failure: ModelArtsError) -> dict[str, Any] | None:
             found, holder = await self._find_submitted(name, submit_id)
-            if found is not None:
-                return found
-            if refused is not None and (holder is not None or attempt == retries):
-                which = f" (id {holder['metadata']['id']})" if holder else ""
-                raise Conflict(
-                    f"a job named {name!r} already exists on ModelArts{which}, which refuses a "
-                    "second one: choose another name, or delete that job (stop it first if it "
-                    "is running) and submit again",
-                    field="name",
-                    code=refused.code,
-                    request_id=refused.request_id,
-                )
-            await asyncio.sleep(self.cloud.retry.backoff(attempt))
-        raise AssertionError("unreachable")
+            if found is None and holder is not None and refused(failure):
+                raise _name_taken(name, failure, holder)
+            return found
+
+        try:
+            return await self.cloud.create_once(
+                lambda: self.cloud.call(
+                    "POST", "/v2/{p}/training-jobs", "job_create", idempotent=False, json=body
+                ),
+                find,
+                may_have_landed=refused,
+            )
+        except InvalidRequest as err:
+            if refused(err):  # still refused, and the job holding the name is not listed yet
+                raise _name_taken(name, err, None) from None
+            raise
 
     async def _find_submitted(
         self, name: str, submit_id: str
