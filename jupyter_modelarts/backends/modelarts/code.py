@@ -18,7 +18,6 @@ or the server stopped mid-submit) is removed by a later submission of the same n
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 import time
@@ -70,9 +69,6 @@ class CodeFolders:
             )
         return parse_obs_uri(self.cloud.code_uri, "code_uri")
 
-    def check_configured(self) -> None:
-        self.base()
-
     async def prepare(self, spec: JobSpec, submit_id: str) -> CodePlace:
         """Upload the job's code (unless it runs a command) and say where it lies."""
         base = self.base()
@@ -116,11 +112,13 @@ class CodeFolders:
                     result.copied,
                 )
             if spec.code is not None:
-                data = spec.code.encode()
-                await obs.put_object(
-                    bucket, f"{mine}code/{INLINE_BOOT_FILE}", data, content_type="text/x-python"
+                # The ETag put_object checked is the MD5.
+                md5s[INLINE_BOOT_FILE] = await obs.put_object(
+                    bucket,
+                    f"{mine}code/{INLINE_BOOT_FILE}",
+                    spec.code.encode(),
+                    content_type="text/x-python",
                 )
-                md5s[INLINE_BOOT_FILE] = hashlib.md5(data).hexdigest()
             manifest = json.dumps({"files": md5s}, sort_keys=True).encode()
             await obs.put_object(
                 bucket, f"{mine}{MANIFEST}", manifest, content_type="application/json"

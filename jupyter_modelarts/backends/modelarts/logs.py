@@ -147,6 +147,7 @@ class TaskLogs:
         ``newest()`` the last line, each None when the job is gone; ``export()`` the ended
         job's OBS export, or None if it has none.
         """
+        await self._load_off_loop()  # a folder scan, once per process
         mirror = self._mirror(job_id, task)
         # log_piece needs a few bytes past the limit to end on a character boundary.
         want = offset + limit + 4
@@ -282,11 +283,23 @@ class TaskLogs:
         mirror.used = time.time()
         return mirror
 
+    async def _load_off_loop(self) -> None:
+        if not self._loaded:
+            found = await asyncio.to_thread(self._scan)
+            if not self._loaded:  # another reader did it meanwhile
+                self._install(found)
+
     def _load(self) -> None:
-        """Pick up the mirrors a previous run left, cut back to what their records vouch for."""
-        if self._loaded:
-            return
+        if not self._loaded:
+            self._install(self._scan())
+
+    def _install(self, found: list[_Mirror]) -> None:
         self._loaded = True
+        for mirror in sorted(found, key=lambda m: m.used):
+            self._mirrors[(mirror.job_id, mirror.task)] = mirror
+
+    def _scan(self) -> list[_Mirror]:
+        """The mirrors a previous run left, cut back to what their records vouch for."""
         found: list[_Mirror] = []
         with contextlib.suppress(FileNotFoundError):
             for job_dir in os.scandir(self.root):
@@ -296,8 +309,7 @@ class TaskLogs:
                             mirror = self._from_disk(job_dir.name, entry.path)
                             if mirror is not None:
                                 found.append(mirror)
-        for mirror in sorted(found, key=lambda m: m.used):
-            self._mirrors[(mirror.job_id, mirror.task)] = mirror
+        return found
 
     def _from_disk(self, job_dir: str, meta_path: str) -> _Mirror | None:
         path = meta_path[: -len(".json")] + ".log"
@@ -331,12 +343,14 @@ class TaskLogs:
             json.dump(mirror.meta(), f)
         os.replace(temp, mirror.meta_path)
 
-    def forget(self, job_id: str) -> None:
+    async def forget(self, job_id: str) -> None:
         """Drop every mirror of a job (it was deleted)."""
-        self._load()
+        await self._load_off_loop()
         for key in [k for k in self._mirrors if k[0] == job_id]:
             self._drop(self._mirrors[key])
-        shutil.rmtree(os.path.join(self.root, _name(job_id)), ignore_errors=True)
+        await asyncio.to_thread(
+            shutil.rmtree, os.path.join(self.root, _name(job_id)), ignore_errors=True
+        )
 
     def _evict(self, keep: _Mirror) -> None:
         now = time.time()

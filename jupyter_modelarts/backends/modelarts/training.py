@@ -250,7 +250,7 @@ class Training:
             raise InvalidRequest("a command job runs in a custom image: give image", field="image")
         if spec.command and (spec.code is not None or spec.code_dir):
             raise InvalidRequest("a command job takes no code here", field="command")
-        self.cloud.code.check_configured()
+        self.cloud.code.base()  # no code_uri: refused before any upstream call
         flavor_id = await self._flavor_id(spec)
         engine = await self._engine_body(spec)
         algorithm: dict[str, Any] = {
@@ -615,7 +615,7 @@ class Training:
         state["deleted"][job_id] = now_ms()
         self.cloud.store.put("setting", _SYNC_RECORD, state)
         self.cloud.store.delete("job", job_id)
-        self.logs.forget(job_id)
+        await self.logs.forget(job_id)
 
     # -- logs ------------------------------------------------------------------------------
 
