@@ -6,10 +6,10 @@ import {
 } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 
-import { formatRemaining } from './countdown';
-import { isFinal, ModelArtsModel } from './model';
-import { ModelArtsService } from './service';
-import { ModelArtsSidebar } from './sidebar';
+import { formatRemaining } from './api/countdown';
+import { isFinal, ModelArtsModel } from './api/model';
+import { ModelArtsService } from './api/service';
+import { ModelArtsSidebar } from './panel/sidebar';
 
 /**
  * The command ids of the extension.

@@ -12,14 +12,14 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { CommandIDs, registerCommands } from './commands';
-import { Countdown } from './countdown';
-import type { JobView } from './jobview';
-import { ModelArtsModel } from './model';
+import { Countdown } from './api/countdown';
+import type { JobView } from './jobview/jobview';
+import { ModelArtsModel } from './api/model';
 import { ISavable, Notifier } from './notify';
-import { ModelArtsService } from './service';
-import { ModelArtsSidebar } from './sidebar';
-import { AutoStopStatus } from './statusbar';
-import { widgetsPlugin } from './widgets';
+import { ModelArtsService } from './api/service';
+import { ModelArtsSidebar } from './panel/sidebar';
+import { AutoStopStatus } from './statusbar/statusbar';
+import { widgetsPlugin } from './cells';
 
 /**
  * The id of the main plugin (and of its settings).
@@ -69,7 +69,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const openJob = async (id: string) => {
       let view = views.get(id);
       if (!view || view.isDisposed) {
-        const { JobView } = await import('./jobview');
+        const { JobView } = await import('./jobview/jobview');
         view = new JobView({ jobId: id, model, trans });
         views.set(id, view);
         view.disposed.connect(() => views.delete(id));

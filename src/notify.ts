@@ -1,9 +1,9 @@
 import { Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 
-import { Countdown, formatRemaining } from './countdown';
-import { ModelArtsModel } from './model';
-import { IImage, IJob, IMount } from './tokens';
+import { Countdown, formatRemaining } from './api/countdown';
+import { ModelArtsModel } from './api/model';
+import { IImage, IJob, IMount } from './api/tokens';
 
 /**
  * A document that may need saving before the instance stops.

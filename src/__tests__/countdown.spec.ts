@@ -1,4 +1,4 @@
-import { Countdown, countdownLevel, formatRemaining } from '../countdown';
+import { Countdown, countdownLevel, formatRemaining } from '../api/countdown';
 
 describe('formatRemaining', () => {
   it('should format h:mm:ss', () => {

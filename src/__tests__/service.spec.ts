@@ -1,7 +1,7 @@
 import { ServerConnection } from '@jupyterlab/services';
 
-import { ModelArtsService } from '../service';
-import { IEngine, IInstance, IMount } from '../tokens';
+import { ModelArtsService } from '../api/service';
+import { IEngine, IInstance, IMount } from '../api/tokens';
 
 const BASE_URL = 'http://localhost:8888/base/';
 

@@ -1,8 +1,8 @@
 import { nullTranslator } from '@jupyterlab/translation';
 
-import { IPanelContext } from '../section';
-import { StorageSection } from '../storage';
-import { IMount } from '../tokens';
+import { IPanelContext } from '../panel/section';
+import { StorageSection } from '../panel/storage';
+import { IMount } from '../api/tokens';
 
 // The real apputils pulls in ES-module web components that this jest setup does not
 // transform; rendering a row needs none of it.

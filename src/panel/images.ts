@@ -7,11 +7,11 @@ import {
   formatTime,
   h,
   setFieldError
-} from './dom';
-import { ModelArtsService } from './service';
+} from '../ui/dom';
+import { ModelArtsService } from '../api/service';
 import { IPanelContext, Section } from './section';
-import { IImage } from './tokens';
-import { checkImage } from './validate';
+import { IImage } from '../api/tokens';
+import { checkImage } from '../api/validate';
 
 /**
  * Seconds of lease an image save should have left; less, and the lease is renewed first.

@@ -3,7 +3,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import { Poll } from '@lumino/polling';
 
-import { requestAPI } from '../request';
+import { requestAPI } from '../api/request';
 import { MODULE_NAME } from './module';
 
 /**

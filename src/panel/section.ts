@@ -1,7 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 
-import { h } from './dom';
-import { ModelArtsModel } from './model';
+import { h } from '../ui/dom';
+import { ModelArtsModel } from '../api/model';
 
 /**
  * Lease lengths offered by the renew controls, in hours.

@@ -3,10 +3,10 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { Menu, Widget } from '@lumino/widgets';
 
-import { CommandIDs } from './commands';
-import { Countdown, countdownLevel, formatRemaining } from './countdown';
-import { ModelArtsModel } from './model';
-import { RENEW_HOURS } from './section';
+import { CommandIDs } from '../commands';
+import { Countdown, countdownLevel, formatRemaining } from '../api/countdown';
+import { ModelArtsModel } from '../api/model';
+import { RENEW_HOURS } from '../panel/section';
 
 /**
  * The status-bar countdown `⏻ 1:23:45`: ticks locally, resyncs with each answer of the

@@ -1,10 +1,10 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 
-import { button, field, h, setFieldError } from './dom';
-import { ModelArtsService } from './service';
+import { button, field, h, setFieldError } from '../ui/dom';
+import { ModelArtsService } from '../api/service';
 import { IPanelContext, Section } from './section';
-import { IMount } from './tokens';
-import { checkMountPath, checkObsUri, suggestMountPath } from './validate';
+import { IMount } from '../api/tokens';
+import { checkMountPath, checkObsUri, suggestMountPath } from '../api/validate';
 
 /**
  * Storage: the OBS mounts with their states, a mount form validated as you type, unmount

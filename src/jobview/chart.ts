@@ -1,4 +1,4 @@
-import { IMetricSeries } from './tokens';
+import { IMetricSeries } from '../api/tokens';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 

@@ -1,12 +1,12 @@
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { countdownLevel, formatRemaining } from './countdown';
-import { button, h } from './dom';
-import { modelartsIcon } from './icons';
+import { countdownLevel, formatRemaining } from '../api/countdown';
+import { button, h } from '../ui/dom';
+import { modelartsIcon } from '../ui/icons';
 import { ImageSection } from './images';
 import { JobsSection } from './jobs';
-import { ModelArtsService } from './service';
+import { ModelArtsService } from '../api/service';
 import { IPanelContext, RENEW_HOURS, Section } from './section';
 import { StorageSection } from './storage';
 

@@ -7,12 +7,12 @@ import {
   formatTime,
   h,
   setFieldError
-} from './dom';
-import { isFinal } from './model';
-import { ModelArtsService } from './service';
+} from '../ui/dom';
+import { isFinal } from '../api/model';
+import { ModelArtsService } from '../api/service';
 import { IPanelContext, Section } from './section';
-import { IFlavor, IJob, IJobSpec, JOB_PHASES } from './tokens';
-import { checkJobName, parseParameters } from './validate';
+import { IFlavor, IJob, IJobSpec, JOB_PHASES } from '../api/tokens';
+import { checkJobName, parseParameters } from '../api/validate';
 
 /**
  * Split a server-root-relative script path into the job's `code_dir` and `boot_file`.

@@ -1,6 +1,6 @@
 import { LabIcon } from '@jupyterlab/ui-components';
 
-import modelartsSvgstr from '../style/icons/modelarts.svg';
+import modelartsSvgstr from '../../style/icons/modelarts.svg';
 
 /**
  * The ModelArts icon of the sidebar tab.

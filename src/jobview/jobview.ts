@@ -5,11 +5,11 @@ import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { lineChart } from './chart';
-import { button, formatDuration, formatTime, h } from './dom';
-import { modelartsIcon } from './icons';
-import { isFinal, ModelArtsModel } from './model';
-import { ModelArtsService } from './service';
-import { IJob } from './tokens';
+import { button, formatDuration, formatTime, h } from '../ui/dom';
+import { modelartsIcon } from '../ui/icons';
+import { isFinal, ModelArtsModel } from '../api/model';
+import { ModelArtsService } from '../api/service';
+import { IJob } from '../api/tokens';
 
 /**
  * Most log characters kept on screen; older text is dropped (Download gets it all).
