@@ -299,6 +299,19 @@ export interface IJob {
 }
 
 /**
+ * A job as `GET /jobs` lists it and the job event carries it: no spec, no tasks.
+ */
+export interface IJobSummary
+  extends Omit<IJob, 'spec' | 'tasks' | 'message'> {
+  /** The flavor it runs on. */
+  flavor: string;
+  /** How many workers. */
+  nodes: number;
+  /** Why it failed, at most 200 characters (the whole message is in `IJob`). */
+  message: string;
+}
+
+/**
  * A chunk of one task's log.
  */
 export interface ILogChunk {
