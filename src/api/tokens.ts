@@ -301,8 +301,7 @@ export interface IJob {
 /**
  * A job as `GET /jobs` lists it and the job event carries it: no spec, no tasks.
  */
-export interface IJobSummary
-  extends Omit<IJob, 'spec' | 'tasks' | 'message'> {
+export interface IJobSummary extends Omit<IJob, 'spec' | 'tasks' | 'message'> {
   /** The flavor it runs on. */
   flavor: string;
   /** How many workers. */
