@@ -1,1 +1,5 @@
 import './base.css';
+import './panel.css';
+import './jobview.css';
+import './cells.css';
+import './statusbar.css';
