@@ -90,7 +90,8 @@ async def poll(base_url: str, ids: list[str], viewers: int, seconds: float) -> f
 
         async def viewer(index: int) -> None:
             while time.monotonic() < deadline:
-                listed = (await client.get("jobs")).raise_for_status().json()["jobs"]
+                answer = await client.get("jobs", params={"limit": 500})
+                listed = answer.raise_for_status().json()["jobs"]
                 assert len(listed) == len(ids), len(listed)
                 (await client.get(f"jobs/{ids[index % len(ids)]}")).raise_for_status()
 

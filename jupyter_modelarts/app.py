@@ -11,12 +11,13 @@ from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from tornado.ioloop import IOLoop
-from traitlets import Bool, Float, Int, List, Type, Unicode, default
+from traitlets import Bool, Float, Int, List, TraitError, Type, Unicode, default, validate
 from traitlets.utils.importstring import import_item
 
 from . import kernel_path
 from .backends import auto_backend
 from .backends.base import Backend
+from .events import Watcher, event_schemas
 from .store import Store, StoreInUse
 
 #: Where kernels started by this server find its REST API, and the key they call it with: a
@@ -60,6 +61,7 @@ class ModelArtsApp(ExtensionApp):
 
     # Set by initialize_settings; stays None when it failed, with the reason in ``unavailable``.
     backend: Backend | None = None
+    watcher: Watcher | None = None
     unavailable = ""
     _started = False
 
@@ -109,6 +111,20 @@ class ModelArtsApp(ExtensionApp):
         Default: "local".""",
     )
 
+    heartbeat_s = Float(
+        30.0,
+        config=True,
+        help="""Seconds between heartbeat events on the event stream, by which a browser tab
+        knows the stream is alive (it falls back to polling after 75 s without any message).
+        Default: 30.""",
+    )
+
+    @validate("heartbeat_s")
+    def _positive(self, proposal):
+        if proposal["value"] <= 0:
+            raise TraitError("heartbeat_s must be positive")
+        return proposal["value"]
+
     @default("backend_class")
     def _default_backend_class(self) -> type[Backend]:
         return import_item(auto_backend())
@@ -143,11 +159,24 @@ class ModelArtsApp(ExtensionApp):
             request_shutdown=self._shutdown_for,
         )
         self.settings["modelarts_backend"] = self.backend
+        self._register_events()
+        self.watcher = Watcher(
+            self.backend, self.serverapp.event_logger.emit, self.log, self.heartbeat_s
+        )
+        self.settings["modelarts_watcher"] = self.watcher
         self.log.info("jupyter_modelarts: %s backend, state in %s", self.backend.name, state_dir)
         if not hasattr(ExtensionApp, "_start_jupyter_server_extension"):
             # jupyter_server < 2.16 has no start hook: start once the loop runs (the port is
             # known by then).
             IOLoop.current().add_callback(self._start_jupyter_server_extension, self.serverapp)
+
+    def _register_events(self) -> None:
+        """Our event schemas on the server's bus; a browser hears only those registered before
+        it subscribed, so this happens at load time."""
+        from .handlers import openapi_document
+
+        for schema in event_schemas(openapi_document()):
+            self.serverapp.event_logger.register_event_schema(schema)
 
     def _add_kernel_path(self) -> None:
         """Make ``%load_ext jupyter_modelarts`` work in kernels of any Python environment."""
@@ -176,9 +205,11 @@ class ModelArtsApp(ExtensionApp):
             os.environ[KERNEL_CAFILE_VARIABLE] = os.path.abspath(serverapp.certfile)
         if self.backend:
             await self.backend.start()
+            self.watcher.start()
 
     async def stop_extension(self) -> None:
         if self.backend:
+            await self.watcher.stop()
             await self.backend.close()
             self.store.close()
 

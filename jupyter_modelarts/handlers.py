@@ -7,6 +7,7 @@ import functools
 import hmac
 import json
 import os
+import re
 from typing import Any
 
 from jupyter_server.auth import User
@@ -15,10 +16,14 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from .app import KERNEL_KEY_HEADER, NAMESPACE
-from .backends.base import Backend
+from .backends.base import Backend, LogFile
+from .events import Watcher
 from .models import (
+    JOB_ORDERS,
+    JOB_SORTS,
     MAX_BODY_BYTES,
     BackendUnavailable,
     ImageRequest,
@@ -31,8 +36,15 @@ from .models import (
     parse_lease_duration,
 )
 
+_PAGE_DEFAULT = 50
+_PAGE_MAX = 500
+_MAX_OFFSET = 10**9
 _LOG_CHUNK_DEFAULT = 64 * 1024
 _LOG_CHUNK_MAX = 1024 * 1024
+#: Bytes of a raw log read and sent at a time.
+_LOG_PIECE = 1024 * 1024
+_TEXT = "text/plain; charset=utf-8"
+_COMPLETE = "X-ModelArts-Log-Complete"
 
 
 #: Who a call carrying the kernel key is: code in a kernel this server started.
@@ -70,6 +82,11 @@ class ModelArtsHandler(ExtensionHandlerMixin, APIHandler):
             raise BackendUnavailable(self.extensionapp.unavailable or "the backend did not start")
         return backend
 
+    @property
+    def watcher(self) -> Watcher:
+        """Where a change made here is published at once (it exists with the backend)."""
+        return self.settings["modelarts_watcher"]
+
     def json_body(self) -> dict[str, Any]:
         """The body as a JSON object of safe text; anything else is a 400 naming the field."""
         if len(self.request.body) > MAX_BODY_BYTES:
@@ -101,6 +118,15 @@ class ModelArtsHandler(ExtensionHandlerMixin, APIHandler):
             raise InvalidRequest(f"{name} must be a whole number", field=name) from None
         if not low <= value <= high:
             raise InvalidRequest(f"{name} must be between {low} and {high}", field=name)
+        return value
+
+    def choice_argument(self, name: str, choices: tuple[str, ...]) -> str:
+        """A query argument that is one of ``choices``, the first by default."""
+        value = self.get_query_argument(name, None)
+        if value is None:
+            return choices[0]
+        if value not in choices:
+            raise InvalidRequest(f"{name} must be one of {', '.join(choices)}", field=name)
         return value
 
     def log_exception(self, typ, value, tb) -> None:
@@ -154,7 +180,9 @@ class LeaseHandler(ModelArtsHandler):
     async def patch(self):
         """{duration_s} → Lease, renewed from now."""
         duration_s = parse_lease_duration(self.json_body())
-        self.reply((await self.backend.renew_lease(duration_s)).to_json())
+        lease = await self.backend.renew_lease(duration_s)
+        self.watcher.lease_changed(lease)
+        self.reply(lease.to_json())
 
 
 class MountsHandler(ModelArtsHandler):
@@ -168,6 +196,7 @@ class MountsHandler(ModelArtsHandler):
         """{uri, mount_path} → Mount (MOUNTING), 202."""
         body = self.json_body()
         mount = await self.backend.create_mount(body.get("uri"), body.get("mount_path"))
+        self.watcher.mount_changed(mount)
         self.reply(mount.to_json(), 202)
 
 
@@ -180,7 +209,9 @@ class MountHandler(ModelArtsHandler):
     @api
     async def delete(self, mount_id: str):
         """→ Mount (UNMOUNTING), 202. The data stays in the store."""
-        self.reply((await self.backend.delete_mount(mount_id)).to_json(), 202)
+        mount = await self.backend.delete_mount(mount_id)
+        self.watcher.mount_changed(mount)
+        self.reply(mount.to_json(), 202)
 
 
 class ImagesHandler(ModelArtsHandler):
@@ -193,7 +224,9 @@ class ImagesHandler(ModelArtsHandler):
     async def post(self):
         """{name, tag?, namespace?, description?} → ImageSnapshot (INIT), 202."""
         request = ImageRequest.from_json(self.json_body(), self.extensionapp.image_namespace)
-        self.reply((await self.backend.save_image(request)).to_json(), 202)
+        image = await self.backend.save_image(request)
+        self.watcher.image_changed(image)
+        self.reply(image.to_json(), 202)
 
 
 class ImageHandler(ModelArtsHandler):
@@ -220,23 +253,31 @@ class EnginesHandler(ModelArtsHandler):
 class JobsHandler(ModelArtsHandler):
     @api
     async def get(self):
-        """?phase= → {jobs: [Job]}, newest first."""
+        """?phase=&offset=0&limit=50&sort=created&order=desc → a page of JobSummary, and the
+        total."""
         raw = self.get_query_argument("phase", None)
         try:
             phase = JobPhase(raw) if raw else None
         except ValueError:
             names = ", ".join(p.value for p in JobPhase)
             raise InvalidRequest(f"phase must be one of {names}", field="phase") from None
-        jobs = await self.backend.list_jobs(phase)
-        # Hundreds of jobs with their code are megabytes of JSON: built off the loop.
-        text = await asyncio.to_thread(lambda: json.dumps({"jobs": [j.to_json() for j in jobs]}))
-        self.finish(text)
+        offset = self.int_argument("offset", 0, 0, _MAX_OFFSET)
+        limit = self.int_argument("limit", _PAGE_DEFAULT, 1, _PAGE_MAX)
+        sort = self.choice_argument("sort", JOB_SORTS)
+        order = self.choice_argument("order", JOB_ORDERS)
+        page = await self.backend.list_jobs(
+            phase=phase, offset=offset, limit=limit, sort=sort, order=order
+        )
+        jobs = [summary.to_json() for summary in page.jobs]
+        self.reply({"jobs": jobs, "total": page.total, "offset": offset, "limit": limit})
 
     @api
     async def post(self):
         """JobSpec → Job, 201."""
         spec = JobSpec.from_json(self.json_body())
-        self.reply((await self.backend.submit_job(spec)).to_json(), 201)
+        job = await self.backend.submit_job(spec)
+        self.watcher.job_changed(job)
+        self.reply(job.to_json(), 201)
 
 
 class JobHandler(ModelArtsHandler):
@@ -248,7 +289,9 @@ class JobHandler(ModelArtsHandler):
     @api
     async def delete(self, job_id: str):
         """Forget an ended job and its logs, 204."""
+        job = await self.backend.get_job(job_id)  # what subscribers are told is gone
         await self.backend.delete_job(job_id)
+        self.watcher.job_deleted(job)
         self.set_status(204)
         self.finish()
 
@@ -257,7 +300,9 @@ class JobStopHandler(ModelArtsHandler):
     @api
     async def post(self, job_id: str):
         """→ Job (Terminating, or Terminated if it never started), 202."""
-        self.reply((await self.backend.stop_job(job_id)).to_json(), 202)
+        job = await self.backend.stop_job(job_id)
+        self.watcher.job_changed(job)
+        self.reply(job.to_json(), 202)
 
 
 class JobLogsHandler(ModelArtsHandler):
@@ -268,6 +313,120 @@ class JobLogsHandler(ModelArtsHandler):
         offset = self.int_argument("offset", 0, 0, 2**62)
         limit = self.int_argument("limit", _LOG_CHUNK_DEFAULT, 1, _LOG_CHUNK_MAX)
         self.reply((await self.backend.read_logs(job_id, task, offset, limit)).to_json())
+
+
+class RangeNotSatisfiable(ModelArtsError):
+    """The Range asked starts past the end of the log (416)."""
+
+    status = 416
+    code = "ModelArts.RangeNotSatisfiable"
+
+    def __init__(self, size: int, complete: bool):
+        super().__init__(f"the log has {size} bytes; no byte of the Range is there", field="Range")
+        self.size = size
+        self.complete = complete
+
+
+_RANGE_SPEC = re.compile(r"(\d*)-(\d*)", re.ASCII)
+_RANGE_HELP = "Range must be bytes=first-last, bytes=first- or bytes=-length"
+
+
+def _position(digits: str) -> int:
+    # Past any log's size, and never an int() of thousands of digits.
+    return int(digits) if len(digits) <= 18 else 2**62
+
+
+def _range_spec(text: str) -> tuple[int | None, int | None]:
+    found = _RANGE_SPEC.fullmatch(text.strip())
+    if found is None or found.groups() == ("", ""):
+        raise InvalidRequest(_RANGE_HELP, field="Range")
+    first, last = (_position(digits) if digits else None for digits in found.groups())
+    if first is not None and last is not None and first > last:
+        raise InvalidRequest(f"{_RANGE_HELP}, first no more than last", field="Range")
+    return first, last
+
+
+def byte_range(header: str | None) -> tuple[int | None, int | None] | None:
+    """The (first, last) positions of the one byte range a Range header asks (first None: the
+    last ``last`` bytes; last None: to the end), or None for the whole log: no header, or
+    several ranges (which a server may ignore). Anything else is a 400 naming Range."""
+    if header is None:
+        return None
+    unit, _, ranges = header.partition("=")
+    if unit.strip().lower() != "bytes":
+        raise InvalidRequest(_RANGE_HELP, field="Range")
+    specs = [_range_spec(spec) for spec in ranges.split(",")]
+    return specs[0] if len(specs) == 1 else None
+
+
+def byte_span(asked: tuple[int | None, int | None], log: LogFile) -> tuple[int, int] | None:
+    """``[start, stop)`` of the log that a range asks, or None for all of an empty log (the only
+    answer to a suffix of it); 416 when nothing of it is there."""
+    first, last = asked
+    if first is None:  # a suffix: the last ``last`` bytes
+        if not last:
+            raise RangeNotSatisfiable(log.size, log.complete)
+        return (max(0, log.size - last), log.size) if log.size else None
+    if first >= log.size:
+        raise RangeNotSatisfiable(log.size, log.complete)
+    return first, log.size if last is None else min(log.size, last + 1)
+
+
+class JobTaskLogHandler(ModelArtsHandler):
+    @api
+    async def get(self, job_id: str, task: str):
+        """→ the task's log as text/plain bytes: all of it (200), or the one Range asked (206)."""
+        asked = byte_range(self.request.headers.get("Range"))
+        log = await self.backend.open_log(job_id, task)
+        try:
+            span = byte_span(asked, log) if asked else None
+            start, stop = span or (0, log.size)
+            if span is not None:
+                self.set_status(206)
+                self.set_header("Content-Range", f"bytes {start}-{stop - 1}/{log.size}")
+            self.set_header("Accept-Ranges", "bytes")
+            self.set_header("Cache-Control", "no-store")  # the log grows
+            self.set_header(_COMPLETE, "true" if log.complete else "false")
+            self.set_header("Content-Length", stop - start)
+            self.set_header("Content-Type", _TEXT)
+            if await self._send(log, start, stop):
+                self.finish(set_content_type=_TEXT)
+        finally:
+            log.close()
+
+    async def _send(self, log: LogFile, start: int, stop: int) -> bool:
+        """Bytes ``[start, stop)`` in pieces, each read in a worker thread while the one before
+        is sent; False if the client went away."""
+
+        def read(offset: int) -> asyncio.Future:
+            return asyncio.ensure_future(
+                asyncio.to_thread(log.read, offset, min(_LOG_PIECE, stop - offset))
+            )
+
+        offset = start
+        reading = read(offset) if offset < stop else None
+        try:
+            while reading is not None:
+                piece, reading = await reading, None
+                if not piece:
+                    raise OSError(f"the log ended at byte {offset}, before {stop}")
+                offset += len(piece)
+                reading = read(offset) if offset < stop else None
+                self.write(piece)
+                await self.flush()
+        except StreamClosedError:
+            return False
+        finally:
+            if reading is not None:
+                await asyncio.wait([reading])  # the file closes once no thread reads it
+        return True
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, RangeNotSatisfiable):
+            self.set_header("Content-Range", f"bytes */{error.size}")
+            self.set_header(_COMPLETE, "true" if error.complete else "false")
+        super().write_error(status_code, **kwargs)
 
 
 class JobMetricsHandler(ModelArtsHandler):
@@ -282,8 +441,10 @@ def openapi_document() -> dict[str, Any]:
     """The REST contract shipped in the package (``openapi.yaml``)."""
     import yaml
 
+    # libyaml's parser where PyYAML has it: the event schemas need this at start-up.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(os.path.join(os.path.dirname(__file__), "openapi.yaml")) as f:
-        return yaml.safe_load(f)
+        return yaml.load(f, Loader=loader)
 
 
 class OpenAPIHandler(ModelArtsHandler):
@@ -313,6 +474,7 @@ def route_table() -> list[tuple[str, type[ModelArtsHandler]]]:
         (f"jobs/{job}", JobHandler),
         (f"jobs/{job}/stop", JobStopHandler),
         (f"jobs/{job}/logs", JobLogsHandler),
+        (f"jobs/{job}/tasks/{ident.format('task')}/log", JobTaskLogHandler),
         (f"jobs/{job}/metrics", JobMetricsHandler),
         ("openapi.json", OpenAPIHandler),
     ]

@@ -610,6 +610,89 @@ class Job(_Wire):
         return cls(**{**data, "phase": JobPhase(data["phase"]), "spec": spec, "tasks": tasks})
 
 
+#: The most characters of a job's message a summary carries (the whole message is in the Job).
+SUMMARY_MESSAGE_CHARS = 200
+#: How a page of jobs may be ordered, and the default first.
+JOB_SORTS = ("created", "name", "phase", "duration")
+JOB_ORDERS = ("desc", "asc")
+
+
+def _short(message: str) -> str:
+    if len(message) <= SUMMARY_MESSAGE_CHARS:
+        return message
+    return message[: SUMMARY_MESSAGE_CHARS - 1] + "…"
+
+
+@dataclass
+class JobSummary(_Wire):
+    """A job as lists and events show it: no spec, no code, no tasks; a few hundred bytes."""
+
+    id: str
+    name: str
+    backend: str
+    phase: JobPhase
+    flavor: str  # "" when the backend's default was asked for and not recorded
+    nodes: int
+    exit_code: int | None
+    message: str
+    created_at: int
+    started_at: int | None
+    ended_at: int | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobSummary:
+        return cls(
+            id=job.id,
+            name=job.name,
+            backend=job.backend,
+            phase=job.phase,
+            flavor=job.spec.flavor or "",
+            nodes=job.spec.nodes,
+            exit_code=job.exit_code,
+            message=_short(job.message),
+            created_at=job.created_at,
+            started_at=job.started_at,
+            ended_at=job.ended_at,
+        )
+
+    @classmethod
+    def from_fields(cls, data: dict[str, Any]) -> JobSummary:
+        """From the store's projection of a job record (see ``SUMMARY_FIELDS``)."""
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            backend=data["backend"],
+            phase=JobPhase(data["phase"]),
+            flavor=data.get("flavor") or "",
+            nodes=data.get("nodes") or 1,
+            exit_code=data.get("exit_code"),
+            message=_short(data.get("message") or ""),
+            created_at=data["created_at"],
+            started_at=data.get("started_at"),
+            ended_at=data.get("ended_at"),
+        )
+
+
+#: The JSON paths of a job record a summary is made of, so a store reads no spec or code.
+SUMMARY_FIELDS = {
+    **{
+        name: f"$.{name}"
+        for name in ("id", "name", "backend", "phase", "exit_code", "message")
+        + ("created_at", "started_at", "ended_at")
+    },
+    "flavor": "$.spec.flavor",
+    "nodes": "$.spec.nodes",
+}
+
+
+@dataclass
+class JobPage:
+    """One page of a job list, and how many jobs the whole list holds."""
+
+    jobs: list[JobSummary]
+    total: int
+
+
 @dataclass
 class LogChunk(_Wire):
     """Log bytes of one task from ``offset``; read again from ``next_offset`` to follow."""

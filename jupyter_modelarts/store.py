@@ -18,7 +18,23 @@ CREATE TABLE IF NOT EXISTS records (
     PRIMARY KEY (kind, id)
 );
 CREATE INDEX IF NOT EXISTS records_by_time ON records (kind, created_at);
+CREATE INDEX IF NOT EXISTS records_by_phase ON records (kind, json_extract(data, '$.phase'));
 """
+# The same expression as the index's, so filters by phase use it (the watcher asks every tick).
+_PHASE = "json_extract(data, '$.phase')"
+# Orders of a page (see page()): an expression of the record, its collation, and whether a
+# record may lack it.
+_ORDERS = {
+    "created": ("created_at", "", False),
+    "name": ("json_extract(data, '$.name')", " COLLATE NOCASE", True),
+    "phase": (_PHASE, "", True),
+    # A running job's duration counts to now (a parameter); one never started has none.
+    "duration": (
+        "COALESCE(json_extract(data, '$.ended_at'), ?) - json_extract(data, '$.started_at')",
+        "",
+        True,
+    ),
+}
 
 
 class Store:
@@ -76,11 +92,61 @@ class Store:
         """Records of a kind, newest first; with ``phases``, only those in one of them."""
         query = "SELECT data FROM records WHERE kind = ?"
         if phases:
-            query += f" AND json_extract(data, '$.phase') IN ({','.join('?' * len(phases))})"
+            query += f" AND {_PHASE} IN ({','.join('?' * len(phases))})"
         with self._db_lock:
             rows = self._db.execute(query + " ORDER BY created_at DESC, id", (kind, *phases))
             texts = [r[0] for r in rows.fetchall()]
         return [json.loads(text) for text in texts]
+
+    def page(
+        self,
+        kind: str,
+        fields: dict[str, str],
+        *,
+        phases: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (),
+        sort: str = "created",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = -1,
+        now: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the records of a kind, each only the ``fields`` (name → JSON path of a
+        scalar), and how many records match: with ``phases``, those in one of them, less the ids
+        in ``exclude``. Ordered by ``sort`` (see _ORDERS; ``now`` for a duration still growing),
+        then by creation time and id the same way, so pages never overlap; records without the
+        sort's value come last. ``limit`` -1 is no limit."""
+        where = "kind = ?"
+        args: list[Any] = [kind]
+        if phases:
+            where += f" AND {_PHASE} IN ({','.join('?' * len(phases))})"
+            args += phases
+        if exclude:
+            where += " AND id NOT IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps(list(exclude)))
+        expression, collation, nullable = _ORDERS[sort]
+        way = "DESC" if descending else "ASC"
+        last = f"({expression}) IS NULL, " if nullable else ""
+        order = f"{last}{expression}{collation} {way}, created_at {way}, id {way}"
+        order_args = [now] * order.count("?")
+        select = ", ".join("?, json_extract(data, ?)" for _ in fields)
+        select_args = [item for pair in fields.items() for item in pair]
+        with self._db_lock:
+            (total,) = self._db.execute(
+                f"SELECT COUNT(*) FROM records WHERE {where}", args
+            ).fetchone()
+            ids = self._db.execute(
+                f"SELECT id FROM records WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                (*args, *order_args, limit, offset),
+            ).fetchall()
+            # The fields only of the page's records (a sort never reads them all).
+            found = self._db.execute(
+                f"SELECT id, json_object({select}) FROM records "
+                "WHERE kind = ? AND id IN (SELECT value FROM json_each(?))",
+                (*select_args, kind, json.dumps([i for (i,) in ids])),
+            ).fetchall()
+        by_id = dict(found)
+        return [json.loads(by_id[i]) for (i,) in ids], total
 
     def delete(self, kind: str, record_id: str) -> None:
         with self._db_lock:

@@ -215,7 +215,7 @@ class Contract:
             )
             assert not validator.is_valid(body), f"{where}: the server refuses it, the schema not"
 
-    def check(self, method, path, code, body, params=()):
+    def check(self, method, path, code, body, params=(), media="application/json", headers=None):
         tpl = self.template(path)
         op = self._operation(method, tpl)
         where = f"{method} {tpl} → {code}"
@@ -241,7 +241,16 @@ class Contract:
             assert body is None, f"{where}: documented without a body, got {body!r}"
             return
         assert body is not None, f"{where}: documented with a body, got none"
-        self._fail_unless_valid(where, base + "/content/application~1json/schema", body)
+        assert media in response["content"], f"{where}: {media} not documented"
+        self._fail_unless_valid(where, f"{base}/content/{pointer_escape(media)}/schema", body)
+        for name, header in response.get("headers", {}).items():
+            header = resolve(self.doc, header)
+            value = (headers or {}).get(name)
+            if value is None:
+                assert not (headers is not None and header.get("required")), f"{where}: no {name}"
+            else:
+                errors = list(jsonschema.Draft202012Validator(header["schema"]).iter_errors(value))
+                assert not errors, f"{where}: {name}: {value!r}: {errors[0].message}"
 
     async def call(self, method, path, body=None, *, expect, body_valid=None, **params):
         """One call: status as expected, request and response as documented; → response body."""
@@ -254,6 +263,19 @@ class Contract:
         assert code == expect, f"{method} /{path} {params or ''}: {code} {data}, not {expect}"
         self.check(method, path, code, data, params)
         return data
+
+    async def text(self, path, *, expect, **headers):
+        """A GET of raw bytes (a log), headers such as Range given: the status, the documented
+        headers and the body (text, or a JSON error) checked; → the response."""
+        response = await self.api.fetch(
+            NAMESPACE, *path.split("/"), method="GET", raise_error=False, headers=headers
+        )
+        assert response.code == expect, (path, headers, response.code, response.body[:500])
+        media = response.headers["Content-Type"].partition(";")[0]
+        body = response.body.decode(errors="replace")  # a range may cut a character
+        body = json.loads(body) if media == "application/json" else body
+        self.check("GET", path, response.code, body, media=media, headers=response.headers)
+        return response
 
     async def raw(self, method, path, *, expect, **kwargs):
         """A call built by hand (bad token, broken JSON); the response is still checked."""
@@ -441,6 +463,15 @@ async def jobs(c, ma_dirs, root_dir):
         "GET", f"jobs/{inline['id']}/logs", expect=200, offset=str(chunk["next_offset"])
     )
     assert tail["content"] == "" and tail["next_offset"] == chunk["next_offset"]
+    raw = f"jobs/{inline['id']}/tasks/worker-0/log"
+    whole = await c.text(raw, expect=200)
+    assert b"hello contract" in whole.body
+    assert whole.headers["X-ModelArts-Log-Complete"] == "true"
+    end = await c.text(raw, expect=206, Range="bytes=-3")
+    assert end.body == whole.body[-3:]
+    await c.text(raw, expect=416, Range=f"bytes={len(whole.body)}-")
+    assert (await c.text(raw, expect=400, Range="lines=1-2")).body.count(b'"Range"') == 1
+    await c.text(f"jobs/{inline['id']}/tasks/worker-9/log", expect=404)
     worker1 = await c.call("GET", f"jobs/{from_dir['id']}/logs", expect=200, task="worker-1")
     assert "args" in worker1["content"]
     for params, status, field in (
@@ -471,6 +502,7 @@ async def jobs(c, ma_dirs, root_dir):
         ("DELETE", ""),
         ("POST", "/stop"),
         ("GET", "/logs"),
+        ("GET", "/tasks/worker-0/log"),
         ("GET", "/metrics"),
     ):
         error = await c.call(method, f"jobs/nope{suffix}", expect=404)

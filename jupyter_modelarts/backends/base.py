@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Callable
 
 from traitlets import MetaHasTraits, Unicode, default
@@ -15,6 +16,7 @@ from ..models import (
     ImageSnapshot,
     Instance,
     Job,
+    JobPage,
     JobPhase,
     JobSpec,
     Lease,
@@ -23,6 +25,38 @@ from ..models import (
     Mount,
 )
 from ..store import Store
+
+
+class LogFile:
+    """A task's log opened for streaming: ``size`` bytes when opened, and whether that is all
+    there will ever be. Reads stop at ``size`` however the file grows, and keep working after
+    the file is deleted (the descriptor holds it). Reads block: call them off the event loop."""
+
+    def __init__(self, fd: int | None, size: int, complete: bool):
+        self._fd = fd
+        self.size = size
+        self.complete = complete
+
+    @classmethod
+    def open(cls, path: str, complete: bool) -> LogFile:
+        """The file at ``path`` (blocking); a log not yet written is empty."""
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            return cls(None, 0, complete)
+        return cls(fd, os.fstat(fd).st_size, complete)
+
+    def read(self, offset: int, length: int) -> bytes:
+        """At most ``length`` bytes from ``offset``, never past ``size``."""
+        length = min(length, self.size - offset)
+        if self._fd is None or length <= 0:
+            return b""
+        return os.pread(self._fd, length, offset)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class _BackendMeta(MetaHasTraits, abc.ABCMeta):
@@ -111,7 +145,22 @@ class Backend(LoggingConfigurable, metaclass=_BackendMeta):
     async def submit_job(self, spec: JobSpec) -> Job: ...
 
     @abc.abstractmethod
-    async def list_jobs(self, phase: JobPhase | None = None) -> list[Job]: ...
+    async def list_jobs(
+        self,
+        *,
+        phase: JobPhase | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        sort: str = "created",
+        order: str = "desc",
+    ) -> JobPage:
+        """A page of job summaries ordered by ``sort`` (one of JOB_SORTS) and ``order`` ("desc"
+        or "asc"), ties broken by creation time and id, and how many jobs there are in all."""
+
+    @abc.abstractmethod
+    async def live_jobs(self) -> list[Job]:
+        """Every job of this backend not yet in a final phase: the server's watcher follows
+        them."""
 
     @abc.abstractmethod
     async def get_job(self, job_id: str) -> Job: ...
@@ -124,6 +173,14 @@ class Backend(LoggingConfigurable, metaclass=_BackendMeta):
 
     @abc.abstractmethod
     async def read_logs(self, job_id: str, task: str, offset: int, limit: int) -> LogChunk: ...
+
+    @abc.abstractmethod
+    async def log_sizes(self, job_id: str) -> dict[str, int]:
+        """Each task's log size in bytes now, by task name."""
+
+    @abc.abstractmethod
+    async def open_log(self, job_id: str, task: str) -> LogFile:
+        """The task's log as it is now, to stream; the caller closes it."""
 
     @abc.abstractmethod
     async def get_metrics(self, job_id: str) -> Metrics: ...

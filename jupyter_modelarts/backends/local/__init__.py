@@ -22,6 +22,7 @@ from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, vali
 
 from ...models import (
     MAX_NODES,
+    SUMMARY_FIELDS,
     Conflict,
     Engine,
     Flavor,
@@ -31,8 +32,10 @@ from ...models import (
     Instance,
     InvalidRequest,
     Job,
+    JobPage,
     JobPhase,
     JobSpec,
+    JobSummary,
     Lease,
     LogChunk,
     Metrics,
@@ -43,7 +46,7 @@ from ...models import (
     parse_mount_path,
     parse_obs_uri,
 )
-from ..base import Backend
+from ..base import Backend, LogFile
 from .engines import KernelEngines
 from .lease import LeaseTimer
 from .objects import DataRoot, ObjectStore
@@ -652,6 +655,8 @@ class LocalBackend(Backend):
                 "custom images need the ModelArts backend",
                 field="image",
             )
+        # The job records the flavor it runs on, so lists show it.
+        spec = dataclasses.replace(spec, flavor=self.flavor.id)
         if spec.command is not None:
             # A command runs as given.
             return await self.jobs.submit(spec, self.root_dir, code_root=self.code_root)
@@ -661,12 +666,38 @@ class LocalBackend(Backend):
             spec, self.root_dir, python=engine.interpreter, code_root=self.code_root
         )
 
-    async def list_jobs(self, phase: JobPhase | None = None) -> list[Job]:
-        def read() -> list[Job]:
-            records = self.store.list("job", phases=(phase.value,) if phase else ())
-            return [Job.from_record(d) for d in records]
+    async def list_jobs(
+        self,
+        *,
+        phase: JobPhase | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        sort: str = "created",
+        order: str = "desc",
+    ) -> JobPage:
+        def read() -> JobPage:
+            rows, total = self.store.page(
+                "job",
+                SUMMARY_FIELDS,
+                phases=(phase.value,) if phase else (),
+                sort=sort,
+                descending=order == "desc",
+                offset=offset,
+                limit=limit,
+                now=now_ms(),
+            )
+            return JobPage([JobSummary.from_fields(r) for r in rows], total)
 
-        return await asyncio.to_thread(read)  # hundreds of jobs with their code: off the loop
+        # A sort by name, phase or duration reads every record: off the loop.
+        return await asyncio.to_thread(read)
+
+    async def live_jobs(self) -> list[Job]:
+        def read() -> list[Job]:
+            live = tuple(p.value for p in JobPhase if not p.is_final)
+            records = self.store.list("job", phases=live)
+            return [Job.from_record(d) for d in records if d.get("backend") == self.name]
+
+        return await asyncio.to_thread(read)  # their code may be big: parsed off the loop
 
     async def get_job(self, job_id: str) -> Job:
         return self.jobs.get(job_id)
@@ -678,7 +709,13 @@ class LocalBackend(Backend):
         await self.jobs.delete(job_id)
 
     async def read_logs(self, job_id: str, task: str, offset: int, limit: int) -> LogChunk:
-        return self.jobs.read_logs(job_id, task, offset, limit)
+        return await self.jobs.read_logs(job_id, task, offset, limit)
+
+    async def log_sizes(self, job_id: str) -> dict[str, int]:
+        return await self.jobs.log_sizes(job_id)
+
+    async def open_log(self, job_id: str, task: str) -> LogFile:
+        return await self.jobs.open_log(job_id, task)
 
     async def get_metrics(self, job_id: str) -> Metrics:
         return await self.jobs.metrics(job_id)

@@ -44,6 +44,7 @@ from ...models import (
     parse_obs_uri,
 )
 from ...store import Store
+from ..base import LogFile
 from ..snapshot import INLINE_BOOT_FILE, in_pool, in_snapshot_pool, resolve_code
 from .objects import ObjectStore
 from .snapshots import CodeStore, code_store
@@ -68,6 +69,8 @@ _Point = tuple[int, float, float]
 _METRIC_TAIL_BYTES = _METRIC_POINTS_KEPT * 128
 # Tails kept parsed (a job view asks every few seconds; an ended job's file no longer changes).
 _METRIC_TAILS_CACHED = 16
+# Log sizes of up to this many tasks are taken on the loop (a stat each); more, in a thread.
+_SIZES_ON_LOOP = 16
 
 # Off the event loop, in pools of their own so they never queue behind image saves or snapshots:
 # process scans, signals and metrics reads (short), and output copies (long, not to hold those up).
@@ -181,6 +184,28 @@ def _signal_tasks(runs: list[_TaskRun], sig: int) -> None:
         for proc in _leftovers(run):
             with contextlib.suppress(psutil.Error):
                 proc.send_signal(sig)
+
+
+def _read_log(path: str, offset: int, limit: int) -> tuple[int, bytes]:
+    """A log's size, and up to ``limit`` bytes of it from ``offset`` plus the few that finish a
+    character the limit cuts."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(min(offset, size))
+            return size, f.read(limit + 3)
+    except FileNotFoundError:
+        return 0, b""
+
+
+def _file_sizes(paths: dict[str, str]) -> dict[str, int]:
+    sizes = {}
+    for name, path in paths.items():
+        try:
+            sizes[name] = os.stat(path).st_size
+        except FileNotFoundError:
+            sizes[name] = 0  # not started yet
+    return sizes
 
 
 def _tail_points(path: str) -> list[_Point]:
@@ -698,7 +723,11 @@ class JobRunner:
     async def stop(self, job_id: str) -> Job:
         job, runtime = self._load(job_id)
         if job.phase.is_final:
-            raise Conflict(f"job {job_id} has already ended ({job.phase.value})", field="job_id")
+            raise Conflict(
+                f"job {job_id} has already ended ({job.phase.value}); there is nothing to stop "
+                "(delete the job to forget it)",
+                field="job_id",
+            )
         runtime["stop_requested"] = True
         if job.phase in (JobPhase.CREATING, JobPhase.PENDING):
             job.phase, job.ended_at, job.message = (
@@ -733,23 +762,22 @@ class JobRunner:
     def get(self, job_id: str) -> Job:
         return self._load(job_id)[0]
 
-    def read_logs(self, job_id: str, task: str, offset: int, limit: int) -> LogChunk:
-        job, runtime = self._load(job_id)
-        names = [t.name for t in job.tasks]
-        if task not in names:
-            raise NotFound(
-                f"job {job_id} has no task {task!r} (tasks: {', '.join(names)})", field="task"
-            )
-        path = os.path.join(self._job_dir(job_id), "tasks", task, "log")
-        try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                f.seek(min(offset, size))
-                data = f.read(limit + 3)  # enough to finish a character the limit cuts
-        except FileNotFoundError:
-            size, data = 0, b""
+    def _log_path(self, job_id: str, task: str) -> tuple[str, bool]:
+        """A task's log file, and whether the task has ended (checked before any read)."""
+        job, _ = self._load(job_id)
+        found = next((t for t in job.tasks if t.name == task), None)
+        if found is None:
+            names = ", ".join(t.name for t in job.tasks)
+            raise NotFound(f"job {job_id} has no task {task!r} (tasks: {names})", field="task")
+        return self._log_file(job_id, task), found.phase.is_final
+
+    def _log_file(self, job_id: str, task: str) -> str:
+        return os.path.join(self._job_dir(job_id), "tasks", task, "log")
+
+    async def read_logs(self, job_id: str, task: str, offset: int, limit: int) -> LogChunk:
+        path, ended = self._log_path(job_id, task)
+        size, data = await asyncio.to_thread(_read_log, path, offset, limit)
         start = min(offset, size)
-        ended = next(t for t in job.tasks if t.name == task).phase.is_final
         data = log_piece(data, limit, ended)
         next_offset = start + len(data)
         return LogChunk(
@@ -760,6 +788,24 @@ class JobRunner:
             content=data.decode("utf-8", errors="replace"),
             complete=ended and next_offset >= size,
         )
+
+    async def open_log(self, job_id: str, task: str) -> LogFile:
+        path, ended = self._log_path(job_id, task)
+        return await asyncio.to_thread(LogFile.open, path, ended)
+
+    async def log_sizes(self, job_id: str) -> dict[str, int]:
+        # The watcher asks twice a second per running job: its tasks are in memory then, so
+        # the record (code included) is read only for a job that is not running here.
+        runs = self._runs.get(job_id)
+        names = (
+            [r.name for r in runs]
+            if runs is not None
+            else [t.name for t in self._load(job_id)[0].tasks]
+        )
+        paths = {name: self._log_file(job_id, name) for name in names}
+        if len(paths) > _SIZES_ON_LOOP:
+            return await asyncio.to_thread(_file_sizes, paths)
+        return _file_sizes(paths)
 
     async def metrics(self, job_id: str) -> Metrics:
         """The last points of each task: from memory while the job runs here, else from the

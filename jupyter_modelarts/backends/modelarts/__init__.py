@@ -24,6 +24,7 @@ from ...models import (
     Instance,
     InvalidRequest,
     Job,
+    JobPage,
     JobPhase,
     JobSpec,
     Lease,
@@ -33,7 +34,7 @@ from ...models import (
     Mount,
 )
 from .. import in_modelarts_notebook
-from ..base import Backend
+from ..base import Backend, LogFile
 from .auth import CredentialChain, ModelArtsAuth
 from .client import ModelArtsClient, SharedPoll, UncertainOutcome
 from .code import CodeFolders
@@ -357,8 +358,11 @@ class ModelArtsBackend(Backend):
     async def submit_job(self, spec: JobSpec) -> Job:
         return await self.training.submit_job(spec)
 
-    async def list_jobs(self, phase: JobPhase | None = None) -> list[Job]:
-        return await self.training.list_jobs(phase)
+    async def list_jobs(self, **query) -> JobPage:
+        return await self.training.list_jobs(**query)
+
+    async def live_jobs(self) -> list[Job]:
+        return await self.training.live_jobs()
 
     async def get_job(self, job_id: str) -> Job:
         return await self.training.get_job(job_id)
@@ -371,6 +375,12 @@ class ModelArtsBackend(Backend):
 
     async def read_logs(self, job_id: str, task: str, offset: int, limit: int) -> LogChunk:
         return await self.training.read_logs(job_id, task, offset, limit)
+
+    async def log_sizes(self, job_id: str) -> dict[str, int]:
+        return await self.training.log_sizes(job_id)
+
+    async def open_log(self, job_id: str, task: str) -> LogFile:
+        return await self.training.open_log(job_id, task)
 
     async def get_metrics(self, job_id: str) -> Metrics:
         return await self.metrics.get_metrics(job_id)

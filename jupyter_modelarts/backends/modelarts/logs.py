@@ -10,6 +10,10 @@ the rest comes from its OBS export in large byte ranges (the exact bytes), when 
 what the mirror has so far and ends with the newest line the line API knows (else it may still
 be uploading, and the line API goes on).
 
+The raw log route streams a mirror whole or in part (``open``: a descriptor of its file, so an
+eviction meanwhile never cuts a stream short) and the server's watcher asks its ``size``; both
+bring it up to date first, a running task's no more than once per interval for all callers.
+
 The mirrors are a cache: each is dropped when unused for ``ttl_s``, and the least recently used
 go first once all of them hold more than ``max_bytes`` (the one being read stays, even alone
 over the bound). A dropped mirror is fetched again if read again.
@@ -25,12 +29,13 @@ import os
 import shutil
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 from urllib.parse import quote, unquote
 
 from ...models import LogChunk, log_piece
+from ..base import LogFile
 
 #: Lines per page of the line API: the most it allows.
 PAGE_LINES = 500
@@ -38,6 +43,8 @@ PAGE_LINES = 500
 OBS_CHUNK = 4 * 1024 * 1024
 #: Bytes compared before the rest of a log is taken from its export instead of the line API.
 _OVERLAP = 4096
+#: A mirror grown to this many bytes holds everything its source has.
+_ALL = 2**62
 
 Pages = Callable[[Optional[str]], Awaitable[Optional["Page"]]]
 Newest = Callable[[], Awaitable[Optional["Page"]]]
@@ -147,16 +154,9 @@ class TaskLogs:
         ``newest()`` the last line, each None when the job is gone; ``export()`` the ended
         job's OBS export, or None if it has none.
         """
-        await self._load_off_loop()  # a folder scan, once per process
-        mirror = self._mirror(job_id, task)
         # log_piece needs a few bytes past the limit to end on a character boundary.
         want = offset + limit + 4
-        async with mirror.lock:
-            if not mirror.complete and mirror.size < want:
-                if mirror.source == "obs":
-                    await self._grow_from_export(mirror, want, newest, export)
-                else:
-                    await self._grow(mirror, want, ended, pages, newest, export)
+        async with self._filled(job_id, task, want, ended, pages, newest, export) as mirror:
             # Under the lock: eviction passes over a busy mirror, so its file stays.
             start = min(offset, mirror.size)
             data = b""
@@ -164,17 +164,71 @@ class TaskLogs:
                 data = await asyncio.to_thread(
                     _read_at, mirror.path, start, min(limit + 4, mirror.size - start)
                 )
-        piece = log_piece(data, limit, mirror.complete)
+            size, complete = mirror.size, mirror.complete
+        piece = log_piece(data, limit, complete)
         end = start + len(piece)
-        self._evict(keep=mirror)
         return LogChunk(
             task=task,
             offset=start,
             next_offset=end,
-            size=mirror.size,
+            size=size,
             content=piece.decode("utf-8", errors="replace"),
-            complete=mirror.complete and end >= mirror.size,
+            complete=complete and end >= size,
         )
+
+    async def open(
+        self,
+        job_id: str,
+        task: str,
+        *,
+        ended: bool,
+        pages: Pages,
+        newest: Newest | None = None,
+        export: Exports | None = None,
+    ) -> LogFile:
+        """The whole log as far as the source has it, to stream (a running task's source is
+        asked at most once per interval); the caller closes it."""
+        async with self._filled(job_id, task, _ALL, ended, pages, newest, export) as mirror:
+            # Opened under the lock: the size is the file's, and the descriptor outlives an
+            # eviction that deletes the file.
+            return await asyncio.to_thread(LogFile.open, mirror.path, mirror.complete)
+
+    async def size(
+        self,
+        job_id: str,
+        task: str,
+        *,
+        ended: bool,
+        pages: Pages,
+        newest: Newest | None = None,
+        export: Exports | None = None,
+    ) -> int:
+        """The log's size as far as the source has it (asked as :meth:`open` does)."""
+        async with self._filled(job_id, task, _ALL, ended, pages, newest, export) as mirror:
+            return mirror.size
+
+    @contextlib.asynccontextmanager
+    async def _filled(
+        self,
+        job_id: str,
+        task: str,
+        want: int,
+        ended: bool,
+        pages: Pages,
+        newest: Newest | None,
+        export: Exports | None,
+    ) -> AsyncIterator[_Mirror]:
+        """The task's mirror, locked, grown to ``want`` bytes where the source allows."""
+        await self._load_off_loop()  # a folder scan, once per process
+        mirror = self._mirror(job_id, task)
+        async with mirror.lock:
+            if not mirror.complete and mirror.size < want:
+                if mirror.source == "obs":
+                    await self._grow_from_export(mirror, want, newest, export)
+                else:
+                    await self._grow(mirror, want, ended, pages, newest, export)
+            yield mirror
+        self._evict(keep=mirror)
 
     async def _grow(
         self,

@@ -180,7 +180,8 @@ class Storage:
             if err.code != _BUSY:
                 raise
             raise Conflict(
-                f"mount {mount_id} is busy: {err.message}",
+                f"mount {mount_id} is busy ({err.message}); unmount it once that operation "
+                "has ended",
                 field="mount_id",
                 code=err.code,
                 request_id=err.request_id,

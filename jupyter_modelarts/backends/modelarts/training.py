@@ -15,6 +15,7 @@ by the submission id sent in its annotations before anything else happens.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shlex
 import time
@@ -22,19 +23,23 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ...models import (
+    SUMMARY_FIELDS,
     Conflict,
     Engine,
     Flavor,
     InvalidRequest,
     Job,
+    JobPage,
     JobPhase,
     JobSpec,
+    JobSummary,
     LogChunk,
     ModelArtsError,
     NotFound,
     Task,
     now_ms,
 )
+from ..base import LogFile
 from .logs import PAGE_LINES, Export, Page, TaskLogs
 
 if TYPE_CHECKING:
@@ -288,7 +293,8 @@ class Training:
             },
         }
         data = await self._create_once(body, spec.name, submit_id)
-        job = self._job(data, spec)
+        # The job records the flavor it runs on (the default resolved), so lists show it.
+        job = self._job(data, dataclasses.replace(spec, flavor=flavor_id))
         self._put(job, {"submit_id": submit_id, "log_export": _log_export(data) or place.log_dir})
         return job
 
@@ -544,7 +550,7 @@ class Training:
         if record.get("backend") != self.cloud.name:
             raise Conflict(
                 f"job {job_id} ran on the {record.get('backend')} backend; this server uses "
-                "ModelArts",
+                "ModelArts, so only a server on that backend can act on it",
                 field="job_id",
             )
         return record
@@ -557,30 +563,72 @@ class Training:
             await self.refresh()  # shared with every other reader of this interval
         return Job.from_record(self._record(job_id))
 
-    async def list_jobs(self, phase: JobPhase | None = None) -> list[Job]:
-        """Every job: all of the user's on ModelArts, and the local backend's in the store."""
+    async def list_jobs(
+        self,
+        *,
+        phase: JobPhase | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        sort: str = "created",
+        order: str = "desc",
+    ) -> JobPage:
+        """A page of every job: all of the user's on ModelArts, and the local backend's in the
+        store."""
+        store = self.cloud.store
+        exclude: tuple[str, ...] = ()
         if phase is None:
             await self.refresh()
-            return [Job.from_record(d) for d in self.cloud.store.list("job")]
-        since, found = await self.cloud.poll.get(
-            ("jobs", phase.value), lambda: self._sync_phase(phase)
-        )
-        jobs = []
-        for record in self.cloud.store.list("job", phases=(phase.value,)):
-            # Older cloud jobs than the search window have ended and were not asked again.
-            if (
-                record.get("backend") != self.cloud.name
-                or record["id"] in found
-                or int(record.get("created_at") or 0) < since
-                or (record.get("runtime") or {}).get("gone")
-            ):
-                jobs.append(Job.from_record(record))
-        return jobs
+        else:
+            since, found = await self.cloud.poll.get(
+                ("jobs", phase.value), lambda: self._sync_phase(phase)
+            )
+            # Cloud jobs of the search window the filtered search did not find have left the
+            # phase; older ones have ended and were not asked again.
+            fields = {"id": "$.id", "backend": "$.backend", "created_at": "$.created_at"}
+            rows, _ = await asyncio.to_thread(
+                store.page, "job", {**fields, "gone": "$.runtime.gone"}, phases=(phase.value,)
+            )
+            exclude = tuple(
+                r["id"]
+                for r in rows
+                if r["backend"] == self.cloud.name
+                and r["id"] not in found
+                and int(r["created_at"] or 0) >= since
+                and not r["gone"]
+            )
+
+        def read() -> JobPage:
+            rows, total = store.page(
+                "job",
+                SUMMARY_FIELDS,
+                phases=(phase.value,) if phase else (),
+                exclude=exclude,
+                sort=sort,
+                descending=order == "desc",
+                offset=offset,
+                limit=limit,
+                now=now_ms(),
+            )
+            return JobPage([JobSummary.from_fields(r) for r in rows], total)
+
+        return await asyncio.to_thread(read)
+
+    async def live_jobs(self) -> list[Job]:
+        await self.refresh()  # shared with every other reader of this interval
+        return [
+            Job.from_record(d)
+            for d in self.cloud.store.list("job", phases=_LIVE)
+            if d.get("backend") == self.cloud.name
+        ]
 
     async def stop_job(self, job_id: str) -> Job:
         stored = await self.get_job(job_id)
         if stored.phase.is_final:
-            raise Conflict(f"job {job_id} has already ended ({stored.phase.value})", field="job_id")
+            raise Conflict(
+                f"job {job_id} has already ended ({stored.phase.value}); there is nothing to stop "
+                "(delete the job to forget it)",
+                field="job_id",
+            )
         try:
             data = await self.cloud.call(
                 "POST",
@@ -620,22 +668,37 @@ class Training:
     # -- logs ------------------------------------------------------------------------------
 
     async def read_logs(self, job_id: str, task: str, offset: int, limit: int) -> LogChunk:
+        job = await self._job_with(job_id, task)
+        return await self.logs.read(job_id, task, offset, limit, **self._log_source(job, task))
+
+    async def open_log(self, job_id: str, task: str) -> LogFile:
+        job = await self._job_with(job_id, task)
+        return await self.logs.open(job_id, task, **self._log_source(job, task))
+
+    async def log_sizes(self, job_id: str) -> dict[str, int]:
+        job = await self.get_job(job_id)
+        names = [t.name for t in job.tasks]
+        sizes = await asyncio.gather(
+            *(self.logs.size(job_id, name, **self._log_source(job, name)) for name in names)
+        )
+        return dict(zip(names, sizes))
+
+    async def _job_with(self, job_id: str, task: str) -> Job:
         job = await self.get_job(job_id)
         if task not in [t.name for t in job.tasks]:
             names = ", ".join(t.name for t in job.tasks)
             raise NotFound(f"job {job_id} has no task {task!r} (tasks: {names})", field="task")
-        runtime = self._record(job_id).get("runtime") or {}
-        export_dir = runtime.get("log_export")
-        return await self.logs.read(
-            job_id,
-            task,
-            offset,
-            limit,
-            ended=job.phase.is_final,
-            pages=lambda cursor: self._log_page(job_id, task, cursor),
-            newest=lambda: self._log_page(job_id, task, None, newest=True),
-            export=(lambda: self._export(job_id, task, export_dir)) if export_dir else None,
-        )
+        return job
+
+    def _log_source(self, job: Job, task: str) -> dict[str, Any]:
+        """Where a task's log mirror grows from (TaskLogs' keyword arguments)."""
+        export_dir = (self._record(job.id).get("runtime") or {}).get("log_export")
+        return {
+            "ended": job.phase.is_final,
+            "pages": lambda cursor: self._log_page(job.id, task, cursor),
+            "newest": lambda: self._log_page(job.id, task, None, newest=True),
+            "export": (lambda: self._export(job.id, task, export_dir)) if export_dir else None,
+        }
 
     async def _log_page(
         self, job_id: str, task: str, cursor: str | None, *, newest: bool = False
