@@ -7,7 +7,7 @@ from importlib.metadata import requires
 import pytest
 from packaging.requirements import Requirement
 
-from test_magics import run, value
+from test_magics import LEASE_MIME, WIDGET_VIEW, run, value
 
 
 @pytest.mark.parametrize("minor", ["3.8", "3.13"])
@@ -24,7 +24,7 @@ def test_magics_in_a_kernel_env_without_our_package(
     kc = server.start_kernel(kernel_env.kernel_name)
     try:
         assert value(kc, "__import__('sys').version.split()[0]").startswith(f"{minor}.")
-        # Not installed there: lent by the server, and no ipywidgets either.
+        # Not installed there: lent by the server, and no ipywidgets or anywidget either.
         out = run(kc, "%load_ext jupyter_modelarts")
         assert out["error"] is None, out
         origin = value(kc, "__import__('jupyter_modelarts').__file__")
@@ -33,10 +33,12 @@ def test_magics_in_a_kernel_env_without_our_package(
         installed = value(kc, "[d.metadata['Name'] for d in md.distributions()]")
         assert "ipykernel" in installed and "jupyter_modelarts" not in installed
         assert value(kc, "__import__('importlib.util').util.find_spec('ipywidgets') is None")
+        assert value(kc, "__import__('importlib.util').util.find_spec('anywidget') is None")
 
-        # Readable text where a widget would be.
+        # Without anywidget: our MIME type and its text and HTML snapshots, no widget view.
         out = run(kc, "%ma_lease")
         assert out["data"][-1]["text/plain"].startswith("Auto-stop in "), out
+        assert WIDGET_VIEW not in out["data"][-1] and LEASE_MIME in out["data"][-1]
         assert (
             "Mounted obs://bucket/data/ at /data/d1/"
             in run(kc, "%ma_mount obs://bucket/data/ /data/d1/")["stdout"]
@@ -53,11 +55,17 @@ def test_magics_in_a_kernel_env_without_our_package(
         out = run(kc, cell)
         assert out["error"] is None, out
         assert out["data"][0]["text/plain"].startswith("Job env-check ("), out
-        assert value(kc, "_.wait(60)") == "Completed"
+        assert WIDGET_VIEW not in out["data"][0]
+        assert value(kc, "_.wait(60).status()") == "Completed"
         log = value(kc, "_.logs()")
         major, minor_number = minor.split(".")
         assert f"ran on {kernel_env.key} ({major}, {minor_number})" in log
         assert value(kc, "_.info()['spec']['engine']") == kernel_env.kernel_name
+
+        # A failing job fails a following cell in one line, on this Python's IPython too.
+        out = run(kc, "%%ma_train --follow --name env-fail\nraise SystemExit(2)\n", timeout=60)
+        assert out["error"]["ename"] == "JobFailed", out
+        assert len(out["error"]["traceback"]) == 1
     finally:
         server.stop_kernel(kc)
 

@@ -14,6 +14,10 @@ from jupyter_modelarts import app
 from jupyter_modelarts.kernel import client as kernel_client
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+JOB_MIME = "application/vnd.jupyter-modelarts.job+json"
+LEASE_MIME = "application/vnd.jupyter-modelarts.lease+json"
+SLEEPER = "import time\nprint('up', flush=True)\ntime.sleep(60)\n"
+FOLLOWERS = "__import__('jupyter_modelarts.kernel.widgets').kernel.widgets.FOLLOWERS"
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +61,11 @@ def kernel(server):
     server.stop_kernel(kc)
 
 
-def run(kc, code, timeout=30):
-    """Execute code; its stdout, stderr, error and rich outputs, once the kernel is idle."""
+def run(kc, code, timeout=30, until=None, then=None):
+    """Execute code; its stdout, stderr, error, rich outputs and display updates, once the
+    kernel is idle. ``then()`` is called once ``until(out)`` first holds."""
     msg_id = kc.execute(code)
-    out = {"stdout": "", "stderr": "", "error": None, "data": []}
+    out = {"stdout": "", "stderr": "", "error": None, "data": [], "updates": []}
     deadline = time.monotonic() + timeout
     while True:
         msg = kc.get_iopub_msg(timeout=max(deadline - time.monotonic(), 0.1))
@@ -73,8 +78,13 @@ def run(kc, code, timeout=30):
             out["error"] = content
         elif kind in ("display_data", "execute_result"):
             out["data"].append(content["data"])
+        elif kind == "update_display_data":
+            out["updates"].append(content["data"])
         elif kind == "status" and content["execution_state"] == "idle":
             return out
+        if until is not None and until(out):
+            until = None
+            then()
 
 
 def value(kc, expression):
@@ -127,7 +137,7 @@ def test_kernel_started_by_the_server_finds_it(server):
         assert len(key) >= 40
         out = run(kc, "%load_ext jupyter_modelarts\n%ma_lease")
         assert out["error"] is None, out
-        assert WIDGET_VIEW in out["data"][-1]
+        assert LEASE_MIME in out["data"][-1]
         # The kernel's own child processes get neither the key nor our path entry.
         env = value(kc, "{k: v for k, v in __import__('os').environ.items()}")
         assert "JUPYTER_MODELARTS_KEY" not in env
@@ -144,52 +154,141 @@ def test_kernel_started_by_the_server_finds_it(server):
         server.stop_kernel(kc)
 
 
+def comm(kc, kind, model_id, **data):
+    """What a frontend sends a widget: a custom message, or the close of its comm."""
+    if kind == "comm_msg":
+        data = {"method": "custom", "content": data}
+    kc.shell_channel.send(kc.session.msg(kind, {"comm_id": model_id, "data": data}))
+
+
 def test_train_cell_completes_with_its_output_in_the_logs(kernel):
     cell = "%%ma_train --follow --name cell-job\nimport helper\nprint('hello', helper.VALUE)\n"
     out = run(kernel, cell)
     assert out["error"] is None, out
     assert "hello 42" in out["stdout"]
     assert "] Completed" in out["stdout"]
-    assert "Completed" in out["data"][-1]["text/plain"]
+    # One display, above the log, then redrawn as the job ended: what a saved notebook keeps.
+    [shown] = out["data"]
+    job_id = shown[JOB_MIME]["job_id"]
+    assert shown["text/plain"].startswith(f"Job cell-job ({job_id}): ")
+    assert "<script" not in shown["text/html"]
+    final = out["updates"][-1]
+    assert final["text/plain"].startswith(f"Job cell-job ({job_id}): Completed, ")
+    assert "hello 42" in final["text/html"] and ">Completed</span>" in final["text/html"]
+    assert final[WIDGET_VIEW]["model_id"] == shown[WIDGET_VIEW]["model_id"]
     job = value(kernel, "_.info()")
     assert job["phase"] == "Completed"
     assert job["spec"]["code_dir"] == os.path.realpath(job["spec"]["code_dir"])
 
 
-def test_two_nodes_and_a_parameter_reach_the_script_and_the_widget(kernel):
+def test_two_nodes_and_a_parameter_reach_the_script(kernel):
     cell = textwrap.dedent("""\
-        %%ma_train --nodes 2 --param lr=0.1 --name two-nodes
+        %%ma_train --nodes 2 --param lr=0.1 --name two-nodes --as two
         import os, sys
         print("worker", os.environ["VC_TASK_INDEX"], "args", sys.argv[1:])
     """)
     out = run(kernel, cell)
     assert out["error"] is None, out
-    assert WIDGET_VIEW in out["data"][0]  # the live widget, shown at once
-    run(kernel, "job = _")
-    assert value(kernel, "job.wait(30)") == "Completed"
-    assert [t["name"] for t in value(kernel, "job.info()['tasks']")] == ["worker-0", "worker-1"]
-    assert "worker 1 args ['--lr=0.1']" in value(kernel, "job.logs(task='worker-1')")
-    # The widget's background thread fills its log tails without any cell running.
-    tails = "[a.value for a in job.widget()._logs.children]"
-    deadline = time.monotonic() + 10
-    while "worker 1 args" not in (texts := value(kernel, tails))[1]:
-        assert time.monotonic() < deadline, texts
-        time.sleep(0.2)
-    assert "worker 0 args ['--lr=0.1']" in texts[0]
+    [shown] = out["data"]  # the handle, shown at once
+    assert shown[JOB_MIME] == {"job_id": value(kernel, "two.id")}
+    assert value(kernel, "two.wait(30) is two")
+    assert value(kernel, "two.status()") == "Completed"
+    assert [t["name"] for t in value(kernel, "two.info()['tasks']")] == ["worker-0", "worker-1"]
+    assert "worker 1 args ['--lr=0.1']" in value(kernel, "two.logs(task='worker-1')")
 
 
-def test_stop_terminates_a_running_job(kernel, server):
-    out = run(
-        kernel, "%%ma_train --name sleeper\nimport time\nprint('up', flush=True)\ntime.sleep(60)\n"
-    )
-    assert out["error"] is None, out
-    job_id = value(kernel, "_.id")
-    server.wait_for(f"jobs/{job_id}", lambda j: j["phase"] == "Running")
+def test_a_failing_job_fails_the_waiting_cell_in_one_line(kernel):
+    cell = "%%ma_train --follow --name failing --as failing\nprint('boom')\nraise SystemExit(3)\n"
+    out = run(kernel, cell)
+    assert "boom" in out["stdout"] and "] Completed" not in out["stdout"]
+    error = out["error"]
+    assert error["ename"] == "JobFailed"
+    [line] = error["traceback"]
+    job_id = value(kernel, "failing.id")
+    assert f"job {job_id} (failing) ended Failed" in line
+    assert f"%ma_train logs {job_id}" in line
+    # The failure is shown before the cell ends: the display, with the log's last lines.
+    assert ">Failed</span>" in out["updates"][-1]["text/html"]
+    assert "boom" in out["updates"][-1]["text/html"]
+    # .wait() raises the same way, and the handle is bound whatever happened.
+    out = run(kernel, "failing.wait()")
+    assert out["error"]["ename"] == "JobFailed" and len(out["error"]["traceback"]) == 1
+
+
+def test_ctrl_c_stops_following_and_the_job_goes_on(kernel, server):
+    cell = f"%%ma_train --follow --name sleeper --as sleeper\n{SLEEPER}"
+
+    def interrupt():
+        server.http.post(f"api/kernels/{kernel.kernel_id}/interrupt")
+
+    out = run(kernel, cell, until=lambda out: "up" in out["stdout"], then=interrupt)
+    error = out["error"]
+    assert error["ename"] == "FollowInterrupted", out
+    job_id = value(kernel, "sleeper.id")
+    [line] = error["traceback"]
+    assert f"job {job_id} goes on (Running)" in line
+    assert f"Stop it with: %ma_train stop {job_id}" in line
+    assert server.call("GET", f"jobs/{job_id}")["phase"] == "Running"
+
     out = run(kernel, f"%ma_train stop {job_id}")
     assert f"Job {job_id}: Terminat" in out["stdout"], out
-    job = server.wait_for(f"jobs/{job_id}", lambda j: j["phase"] == "Terminated", timeout=15)
-    assert job["phase"] == "Terminated"
-    assert job_id in run(kernel, "%ma_train list")["stdout"]
+    server.wait_for(f"jobs/{job_id}", lambda j: j["phase"] == "Terminated", timeout=15)
+    # What to do instead, never "retry".
+    out = run(kernel, f"%ma_train stop {job_id}")
+    [line] = out["error"]["traceback"]
+    assert f"job {job_id} already ended (Terminated); nothing to stop. " in line
+    assert f"Delete it with: %ma_train delete {job_id}" in line
+    assert f"Deleted job {job_id}" in run(kernel, f"%ma_train delete {job_id}")["stdout"]
+
+
+def test_one_follower_per_job_on_the_kernels_loop(kernel, server):
+    cell = f"%%ma_train --name watched --as watched\n{SLEEPER}"
+    first = run(kernel, cell)["data"][0][WIDGET_VIEW]["model_id"]
+    job_id = value(kernel, "watched.id")
+    second = run(kernel, f"%ma_train status {job_id}")["data"][0][WIDGET_VIEW]["model_id"]
+    assert first != second
+    follower = f"{FOLLOWERS}.get({job_id!r})"
+    following = f"{follower} and [len({follower}.widgets), {follower}.task is not None]"
+    assert value(kernel, following) == [2, False]  # no view shown yet
+    # Two views report they rendered: one follower, which fills both widgets.
+    comm(kernel, "comm_msg", first, event="rendered")
+    comm(kernel, "comm_msg", second, event="rendered")
+    assert value(kernel, following) == [2, True]
+    lines = f"[w.lines for w in {FOLLOWERS}[{job_id!r}].widgets]"
+    deadline = time.monotonic() + 10
+    while value(kernel, lines) != [["up"], ["up"]]:
+        assert time.monotonic() < deadline, value(kernel, lines)
+        time.sleep(0.2)
+    # It runs while one widget is left, and stops when the last one closes (in the kernel or
+    # in the frontend).
+    run(kernel, "watched._widget.close()")
+    assert value(kernel, following) == [1, True]
+    comm(kernel, "comm_close", second)
+    assert value(kernel, following) is None
+    server.call("POST", f"jobs/{job_id}/stop", {}, expect=202)
+
+
+def test_the_follower_stops_when_the_job_ends(kernel):
+    out = run(kernel, "%%ma_train --name brief --as brief\nprint('done')\n")
+    comm(kernel, "comm_msg", out["data"][0][WIDGET_VIEW]["model_id"], event="rendered")
+    job_id = value(kernel, "brief.id")
+    follower = f"{FOLLOWERS}[{job_id!r}]"
+    deadline = time.monotonic() + 20
+    while value(kernel, f"{follower}.task is not None or not {follower}.final"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert value(kernel, f"{follower}.stopped") == "the job ended (Completed)"
+    assert value(kernel, "brief._widget.job['phase']") == "Completed"
+    assert value(kernel, "brief._widget.lines") == ["done"]
+
+
+def test_list_shows_the_newest_and_says_how_many_more(kernel, server):
+    total = server.call("GET", "jobs")["total"]
+    out = run(kernel, "%ma_train list --limit 1")
+    assert out["error"] is None, out
+    lines = out["stdout"].splitlines()
+    assert lines[0].split() == ["ID", "NAME", "PHASE", "NODES", "CREATED"]
+    assert len(lines) == 3 and lines[2].startswith(f"… and {total - 1} older")
 
 
 def test_mount_and_unmount_round_trip(kernel, server):
@@ -212,33 +311,49 @@ def test_mount_and_unmount_round_trip(kernel, server):
     assert server.call("GET", "mounts")["mounts"] == []
 
 
-def test_lease_renew_changes_the_stop_time(kernel, server):
-    before = server.call("GET", "lease")
-    out = run(kernel, "%ma_lease renew 2h")
-    assert out["error"] is None, out
-    after = server.call("GET", "lease")
-    assert after["stop_at"] != before["stop_at"]
-    assert abs(after["stop_at"] - (time.time() + 7200) * 1000) < 10_000
+def test_lease_renewals_are_answered_in_the_users_units(kernel, server):
     out = run(kernel, "%ma_lease")
-    assert WIDGET_VIEW in out["data"][-1]
-    assert value(kernel, "_.stop_at") == after["stop_at"]
+    [shown] = out["data"]
+    assert shown[LEASE_MIME] == {}
+    assert shown["text/plain"].startswith("Auto-stop in ")
+    countdown = shown[WIDGET_VIEW]["model_id"]
+    out = run(kernel, "%ma_lease renew 2h")
+    after = server.call("GET", "lease")
+    assert abs(after["stop_at"] - (time.time() + 7200) * 1000) < 10_000
+    stops = time.strftime("%H:%M", time.localtime(after["stop_at"] / 1000))
+    assert out["stdout"].startswith("Lease renewed for 2 h: the instance stops at ")
+    assert out["stdout"].endswith(f"{stops}\n")  # the date too when that is not today
+    # The countdown shown above is redrawn, and its widget knows the new stop time.
+    assert out["updates"][-1][WIDGET_VIEW]["model_id"] == countdown
+    assert (
+        value(kernel, "get_ipython().find_magic('ma_lease').__self__._lease_widget.stop_at")
+        == after["stop_at"]
+    )
+    assert "Lease renewed for 90 min: " in run(kernel, "%ma_lease renew 90m")["stdout"]
+    out = run(kernel, "%ma_lease renew 100h")
+    too_long = "a lease lasts at most 72 h; 100 h is too long"
+    assert out["stderr"] == f"UsageError: %ma_lease: {too_long} (see %ma_lease -h)\n"
+    out = run(kernel, "%ma_lease renew 30m")
+    assert "a lease lasts at least 60 min; 30 min is too short" in out["stderr"]
 
 
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("%%ma_train --nodes x\nprint(1)", "%%ma_train: error: argument --nodes: invalid int"),
+        ("%%ma_train --nodes x\nprint(1)", "%%ma_train: argument --nodes: invalid int value: 'x'"),
         ("%%ma_train --param lr\nprint(1)", "argument --param: expected NAME=VALUE, got 'lr'"),
         ("%%ma_train --engine a --image b\nprint(1)", "not allowed with argument --engine"),
-        ("%ma_train frobnicate", "%ma_train: error: argument COMMAND: invalid choice"),
+        ("%%ma_train --as 2x\nprint(1)", "argument --as: '2x' is not a Python name"),
+        ("%ma_train frobnicate", "%ma_train: argument COMMAND: invalid choice"),
+        ("%ma_train list --limit 501", "expected a number from 1 to 500, got '501'"),
         ("%ma_lease renew 2weeks", "cannot read '2weeks' as a duration"),
     ],
 )
-def test_bad_options_get_a_usage_message(kernel, line, expected):
+def test_bad_options_get_one_line(kernel, line, expected):
     out = run(kernel, line)
-    assert out["stderr"].startswith("UsageError: usage: "), out
+    assert out["stderr"].startswith("UsageError: "), out
     assert expected in out["stderr"]
-    assert "Traceback" not in out["stderr"]
+    assert out["stderr"].count("\n") == 1, out["stderr"]
 
 
 def test_server_errors_are_one_line_with_what_to_do(kernel):
@@ -246,7 +361,5 @@ def test_server_errors_are_one_line_with_what_to_do(kernel):
     assert out["error"]["ename"] == "ModelArtsError"
     assert len(out["error"]["traceback"]) == 1
     assert "no-such-flavor" in out["error"]["traceback"][0]
-    out = run(kernel, "%ma_lease renew 100h")
-    assert len(out["error"]["traceback"]) == 1
     out = run(kernel, "%ma_train stop no-such-job")
     assert out["error"]["ename"] == "ModelArtsError"

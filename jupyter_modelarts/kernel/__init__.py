@@ -1,6 +1,6 @@
 """Kernel side: magics that call the server extension's REST API.
 
-Standard library only (ipywidgets when the kernel has it), Python 3.8+: the server puts this
+Standard library only (anywidget when the kernel has it), Python 3.8+: the server puts this
 package on its kernels' PYTHONPATH, so it runs in kernels of any environment.
 """
 
@@ -10,9 +10,19 @@ import os
 
 from .. import kernel_path
 from .client import Client, ModelArtsError
-from .magics import Job, ModelArtsMagics
+from .jobs import FollowInterrupted, Job, JobFailed, WaitTimeout
+from .magics import ModelArtsMagics
 
-__all__ = ["Client", "Job", "ModelArtsError", "ModelArtsMagics", "load_ipython_extension"]
+__all__ = [
+    "Client",
+    "FollowInterrupted",
+    "Job",
+    "JobFailed",
+    "ModelArtsError",
+    "ModelArtsMagics",
+    "WaitTimeout",
+    "load_ipython_extension",
+]
 
 # The server's URL and key as this kernel first saw them, for a later %reload_ext.
 _published: dict[str, str] = {}

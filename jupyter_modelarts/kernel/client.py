@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import socket
 import ssl
 import urllib.parse
@@ -46,12 +47,17 @@ class ModelArtsError(Exception):
         return [f"\x1b[0;31mModelArtsError\x1b[0m: {self.message}"]
 
 
+def _json(content: bytes) -> Any:
+    """A body as JSON; None when it is not JSON."""
+    try:
+        return json.loads(content.decode("utf-8"))
+    except ValueError:
+        return None
+
+
 def error_from_response(status: int, reason: str, content: bytes) -> ModelArtsError:
     """One line from an error response: the server's message, then what to do."""
-    try:
-        body = json.loads(content.decode("utf-8"))
-    except ValueError:
-        body = None
+    body = _json(content)
     message = body.get("message") if isinstance(body, dict) else None
     message = message or f"HTTP {status} {reason}"
     if isinstance(body, dict) and body.get("request_id"):
@@ -82,7 +88,8 @@ class Client:
     """Calls ``<server>/jupyter-modelarts/…`` with the key the server gave its kernels.
 
     ``url`` is ``http://``, ``https://`` or ``http+unix://<percent-encoded socket path>``, with
-    the server's base_url and ``/jupyter-modelarts`` as its path.
+    the server's base_url and ``/jupyter-modelarts`` as its path. Each call opens its own
+    connection (loopback, cheap), so threads may share a client.
     """
 
     def __init__(self, url: str, key: str = "", timeout: float = 30.0, cafile: str | None = None):
@@ -109,13 +116,6 @@ class Client:
             )
         return cls(url, environ.get(KEY_VARIABLE, ""), cafile=environ.get(CAFILE_VARIABLE))
 
-    def clone(self) -> Client:
-        """A client of its own for a background thread."""
-        return Client(self.url, self.key, self.timeout, self.cafile)
-
-    def close(self) -> None:
-        """Nothing to release: each call opens its own connection (loopback, cheap)."""
-
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         if self._scheme == "http+unix":
             return _UnixConnection(urllib.parse.unquote(self._netloc), timeout)
@@ -130,6 +130,39 @@ class Client:
             return http.client.HTTPSConnection(self._netloc, timeout=timeout, context=context)
         return http.client.HTTPConnection(self._netloc, timeout=timeout)
 
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        timeout: float | None = None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        """The answer to one call, whatever its status, and its body."""
+        target = self._base_path + path
+        if params:
+            target += "?" + urllib.parse.urlencode(params)
+        sent = {"Accept": "application/json", **(headers or {})}
+        if self.key:
+            sent[KEY_HEADER] = self.key
+        body = None
+        if json_body is not None:
+            body = json.dumps(json_body).encode("utf-8")
+            sent["Content-Type"] = "application/json"
+        connection = self._connection(self.timeout if timeout is None else timeout)
+        try:
+            connection.request(method, target, body=body, headers=sent)
+            response = connection.getresponse()
+            return response, response.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise ModelArtsError(
+                f"cannot reach the Jupyter server at {self.url} "
+                f"({error or type(error).__name__}); is it still running?"
+            ) from None
+        finally:
+            connection.close()
+
     def request(
         self,
         method: str,
@@ -139,28 +172,7 @@ class Client:
         json_body: Any = None,
     ) -> Any:
         """The JSON body of a 2xx answer; a ModelArtsError otherwise."""
-        target = self._base_path + path
-        if params:
-            target += "?" + urllib.parse.urlencode(params)
-        headers = {"Accept": "application/json"}
-        if self.key:
-            headers[KEY_HEADER] = self.key
-        body = None
-        if json_body is not None:
-            body = json.dumps(json_body).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-        connection = self._connection(self.timeout if timeout is None else timeout)
-        try:
-            connection.request(method, target, body=body, headers=headers)
-            response = connection.getresponse()
-            content = response.read()
-        except (OSError, http.client.HTTPException) as error:
-            raise ModelArtsError(
-                f"cannot reach the Jupyter server at {self.url} "
-                f"({error or type(error).__name__}); is it still running?"
-            ) from None
-        finally:
-            connection.close()
+        response, content = self._exchange(method, path, timeout, params, json_body)
         if response.status >= 400:
             raise error_from_response(response.status, response.reason, content)
         return json.loads(content.decode("utf-8")) if content else None
@@ -175,8 +187,9 @@ class Client:
     def renew_lease(self, duration_s: float) -> dict[str, Any]:
         return self.request("PATCH", "lease", json_body={"duration_s": duration_s})
 
-    def jobs(self) -> list[dict[str, Any]]:
-        return self.request("GET", "jobs")["jobs"]
+    def jobs(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """A page of job summaries, newest first: ``{jobs, total, offset, limit}``."""
+        return self.request("GET", "jobs", params={"limit": limit, "offset": offset})
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self.request("GET", f"jobs/{_segment(job_id)}")
@@ -187,9 +200,28 @@ class Client:
     def stop(self, job_id: str) -> dict[str, Any]:
         return self.request("POST", f"jobs/{_segment(job_id)}/stop", json_body={})
 
+    def delete(self, job_id: str) -> None:
+        self.request("DELETE", f"jobs/{_segment(job_id)}")
+
     def logs(self, job_id: str, task: str, offset: int = 0, limit: int = 65536) -> dict[str, Any]:
         params = {"task": task, "offset": offset, "limit": limit}
         return self.request("GET", f"jobs/{_segment(job_id)}/logs", params=params)
+
+    def log_tail(self, job_id: str, task: str, size: int = 65536) -> tuple[str, int, bool]:
+        """The last ``size`` bytes of a task's log as text, the offset they start at, and
+        whether the log is complete (the task ended and all of it is there)."""
+        path = f"jobs/{_segment(job_id)}/tasks/{_segment(task)}/log"
+        response, content = self._exchange("GET", path, headers={"Range": f"bytes=-{size}"})
+        if response.status == 404 and not isinstance(_json(content), dict):
+            # Not our JSON 404 but the server's own: a server without the raw log route.
+            end = self.logs(job_id, task, 0, 1)["size"]
+            chunk = self.logs(job_id, task, max(end - size, 0), size)
+            return chunk["content"], chunk["offset"], chunk["complete"]
+        if response.status >= 400:
+            raise error_from_response(response.status, response.reason, content)
+        found = re.match(r"bytes (\d+)-", response.getheader("Content-Range") or "")
+        complete = response.getheader("X-ModelArts-Log-Complete") == "true"
+        return content.decode("utf-8", "replace"), int(found.group(1)) if found else 0, complete
 
     def metrics(self, job_id: str) -> dict[str, Any]:
         return self.request("GET", f"jobs/{_segment(job_id)}/metrics")

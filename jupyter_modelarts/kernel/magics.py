@@ -4,28 +4,44 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import keyword
 import os
 import re
 import shlex
 import sys
 import time
+import uuid
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from IPython.display import display
+from IPython.display import display, update_display
 
 from .client import Client, ModelArtsError
-from .views import FINAL_PHASES, image_view, job_view, lease_view, when
+from .jobs import Job, JobFailed, install_one_line_errors
+from .views import (
+    WIDGET_MIME,
+    clock,
+    image_bundle,
+    in_unit,
+    lease_bundle,
+    when,
+    widget_view,
+    widgets_available,
+)
+
+#: How long a lease renewal may be (the server enforces the same bounds).
+LEASE_MIN_S = 3600
+LEASE_MAX_S = 72 * 3600
 
 HELP = """\
 jupyter_modelarts magics (add -h to any of them for its options):
-  %%ma_train [options]          run the cell as a training job (live widget; --follow, --no-wait)
-  %ma_train list                the jobs, newest first
+  %%ma_train [options]          run the cell as a training job (--follow, --no-wait, --as NAME)
+  %ma_train list [--limit N]    the newest jobs
   %ma_train engines             what jobs can run on; default: this kernel's own Python
-  %ma_train status ID           a live widget of a job
+  %ma_train status ID           the job, live
   %ma_train logs ID [--task worker-1] [--follow]
-  %ma_train stop ID             stop a job
+  %ma_train stop ID             stop a job;  %ma_train delete ID  forget an ended one
   %ma_mount obs://bucket/path/ /data/name/   mount an OBS folder;  %ma_mount list
   %ma_unmount /data/name/       remove a mount (the data stays in OBS)
   %ma_lease                     the auto-stop countdown;  %ma_lease renew 4h  (1h to 72h)
@@ -41,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error in the cell instead of exiting the kernel."""
 
     def error(self, message: str):
-        raise UsageError(f"{self.format_usage().rstrip()}\n{self.prog}: error: {message}")
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} -h)")
 
     def exit(self, status: int = 0, message: str | None = None):
         if message:
@@ -60,9 +76,7 @@ def _parse(parser: _Parser, line: str) -> argparse.Namespace | None:
     try:
         return parser.parse_args(shlex.split(line))
     except ValueError as error:  # unbalanced quotes
-        raise UsageError(
-            f"{parser.format_usage().rstrip()}\n{parser.prog}: error: {error}"
-        ) from None
+        parser.error(str(error))
     except _Help:
         return None
 
@@ -79,76 +93,16 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * unit[u] for n, u in parts)
 
 
-class Job:
-    """A handle on one training job: ``.status() .logs(task=…) .wait() .stop() .widget()``."""
+def duration_unit(text: str) -> str:
+    """The unit a duration was written in, to answer in it: the first one given, else hours."""
+    found = re.search(r"[dhms]", text.strip().lower())
+    return found.group() if found else "h"
 
-    def __init__(self, client: Client, job: dict[str, Any]):
-        self._client = client
-        self._job = job
-        self._widget: Any = None
-        self.id: str = job["id"]
 
-    def __repr__(self) -> str:
-        return f"<ModelArts job {self.id} {self._job['name']!r}: {self._job['phase']}>"
-
-    def info(self) -> dict[str, Any]:
-        """The job as the server reports it now."""
-        self._job = self._client.job(self.id)
-        return self._job
-
-    def status(self) -> str:
-        """The job's phase now (Pending, Running, Completed, Failed, Terminated, …)."""
-        return self.info()["phase"]
-
-    def logs(self, task: str = "worker-0") -> str:
-        """The whole log of one task so far."""
-        chunks, offset = [], 0
-        while True:
-            chunk = self._client.logs(self.id, task, offset, 1024 * 1024)
-            chunks.append(chunk["content"])
-            if chunk["next_offset"] >= chunk["size"]:
-                return "".join(chunks)
-            offset = chunk["next_offset"]
-
-    def wait(self, timeout: float | None = None, interval: float = 0.5) -> str:
-        """Block until the job ends (or ``timeout`` seconds pass); its phase."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while (phase := self.status()) not in FINAL_PHASES:
-            if deadline is not None and time.monotonic() > deadline:
-                break
-            time.sleep(interval)
-        return phase
-
-    def stop(self) -> str:
-        """Ask the job to stop; its phase (Terminating, or Terminated at once)."""
-        self._job = self._client.stop(self.id)
-        return self._job["phase"]
-
-    def widget(self) -> Any:
-        """The live widget of this job (the same one each time, until closed); text without
-        ipywidgets."""
-        if self._widget is None or getattr(self._widget, "comm", None) is None:
-            self._widget = job_view(self._client, self._job)
-        return self._widget
-
-    def follow(self, task: str = "worker-0", interval: float = 0.5) -> str:
-        """Print the task's log as it grows until the job ends; its phase."""
-        offset = 0
-        while True:
-            chunk = self._client.logs(self.id, task, offset)
-            if chunk["content"]:
-                sys.stdout.write(chunk["content"])
-                sys.stdout.flush()
-            offset = chunk["next_offset"]
-            if chunk["complete"]:
-                break
-            if not chunk["content"]:
-                time.sleep(interval)
-        phase = self.wait(interval=interval)
-        print(
-            f"[{self.id}] {phase}" + (f": {self._job['message']}" if self._job["message"] else "")
-        )
-        return phase
+def _identifier(text: str) -> str:
+    if not text.isidentifier() or keyword.iskeyword(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Python name")
+    return text
 
 
 def _train_cell_parser() -> _Parser:
@@ -201,22 +155,41 @@ def _train_cell_parser() -> _Parser:
         help="folder snapshotted beside the cell (default: the notebook's folder)",
     )
     wait = parser.add_mutually_exclusive_group()
-    wait.add_argument("--no-wait", action="store_true", help="submit only; no widget")
-    wait.add_argument("--follow", action="store_true", help="print the log until the job ends")
+    wait.add_argument("--no-wait", action="store_true", help="submit only; show nothing")
+    wait.add_argument(
+        "--follow",
+        action="store_true",
+        help="print the log until the job ends; the cell fails if the job does",
+    )
+    parser.add_argument(
+        "--as",
+        dest="name_as",
+        type=_identifier,
+        metavar="NAME",
+        help="also bind the job's handle to this name",
+    )
     return parser
+
+
+def _limit(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 500:
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to 500, got {text!r}")
+    return int(text)
 
 
 def _train_line_parser() -> _Parser:
     parser = _Parser(prog="%ma_train", description="List, inspect, follow and stop jobs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("list", help="the jobs, newest first")
+    listing = commands.add_parser("list", help="the newest jobs")
+    listing.add_argument("--limit", type=_limit, default=20, help="how many (default 20)")
     commands.add_parser("engines", help="what a job can run on (--engine)")
-    commands.add_parser("status", help="a live widget of a job").add_argument("id")
+    commands.add_parser("status", help="the job, live").add_argument("id")
     logs = commands.add_parser("logs", help="a task's log")
     logs.add_argument("id")
     logs.add_argument("--task", default="worker-0")
     logs.add_argument("--follow", action="store_true", help="print until the job ends")
     commands.add_parser("stop", help="stop a job").add_argument("id")
+    commands.add_parser("delete", help="forget an ended job and its logs").add_argument("id")
     return parser
 
 
@@ -229,6 +202,9 @@ class ModelArtsMagics(Magics):
         self.client = client
         self._own_engine: str | None = None
         self._engines_run_here: bool | None = None  # False on a cloud backend
+        self._lease_displays: list[str] = []
+        self._lease_widget: Any = None
+        install_one_line_errors(shell)
 
     def own_engine(self) -> str | None:
         """The engine that runs this kernel's own Python (so a job sees the packages the cell
@@ -254,7 +230,7 @@ class ModelArtsMagics(Magics):
 
     @line_cell_magic
     def ma_train(self, line: str, cell: str | None = None) -> Job | None:
-        """%%ma_train [options]: the cell as a job; %ma_train list|status|logs|stop: jobs."""
+        """%%ma_train [options]: the cell as a job; %ma_train list|status|logs|stop|delete."""
         if cell is None:
             return self._train_line(line)
         args = _parse(_train_cell_parser(), line)
@@ -280,12 +256,14 @@ class ModelArtsMagics(Magics):
                 file=sys.stderr,
             )
         job = Job(self.client, self.client.submit(spec))
+        if args.name_as:
+            self.shell.user_ns[args.name_as] = job
         if args.no_wait:
             print(f"Submitted job {job.id} ({job._job['phase']}); %ma_train status {job.id}")
+            job._shown_in = self.shell.execution_count
         elif args.follow:
+            display(job)  # above the log, redrawn as the job goes
             job.follow()
-        else:
-            display(job.widget())
         return job
 
     def _train_line(self, line: str) -> Job | None:
@@ -293,11 +271,18 @@ class ModelArtsMagics(Magics):
         if args is None:
             return None
         if args.command == "list":
+            page = self.client.jobs(limit=args.limit)
             rows = [
-                (j["id"], j["name"], j["phase"], str(len(j["tasks"])), when(j["created_at"]))
-                for j in self.client.jobs()
+                (j["id"], j["name"], j["phase"], str(j["nodes"]), when(j["created_at"]))
+                for j in page["jobs"]
             ]
-            _table(("ID", "NAME", "PHASE", "TASKS", "CREATED"), rows, empty="No jobs yet.")
+            _table(("ID", "NAME", "PHASE", "NODES", "CREATED"), rows, empty="No jobs yet.")
+            more = page["total"] - len(rows)
+            if more > 0:
+                print(
+                    f"… and {more} older (%ma_train list --limit N shows up to 500; the "
+                    "ModelArts panel lists them all)"
+                )
             return None
         if args.command == "engines":
             mine = self.own_engine()
@@ -315,17 +300,39 @@ class ModelArtsMagics(Magics):
                 print("* this kernel's own Python: the default for %%ma_train")
             return None
         job = Job(self.client, self.client.job(args.id))
-        if args.command == "status":
-            display(job.widget())
-        elif args.command == "logs":
+        if args.command == "logs":
             if args.follow:
-                job.follow(args.task)
+                try:
+                    job.follow(args.task)
+                except JobFailed:  # reading a log is no failure of this cell
+                    message = job._job["message"]
+                    print(f"[{job.id}] {job._job['phase']}" + (f": {message}" if message else ""))
             else:
                 print(job.logs(args.task), end="")
             return None
-        elif args.command == "stop":
-            print(f"Job {job.id}: {job.stop()}")
-        return job
+        if args.command == "stop":
+            try:
+                print(f"Job {job.id}: {job.stop()}")
+            except ModelArtsError as error:
+                if error.status == 409:
+                    error.message = (
+                        f"job {job.id} already ended ({job.status()}); nothing to stop. "
+                        f"Delete it with: %ma_train delete {job.id}"
+                    )
+                raise
+            return None
+        if args.command == "delete":
+            try:
+                self.client.delete(job.id)
+            except ModelArtsError as error:
+                if error.status == 409:
+                    error.message = (
+                        f"job {job.id} is {job.status()}; stop it first: %ma_train stop {job.id}"
+                    )
+                raise
+            print(f"Deleted job {job.id} and its logs")
+            return None
+        return job  # status: shown live
 
     @line_magic
     def ma_mount(self, line: str) -> None:
@@ -385,33 +392,59 @@ class ModelArtsMagics(Magics):
         return mount
 
     @line_magic
-    def ma_lease(self, line: str) -> Any:
+    def ma_lease(self, line: str) -> None:
         """%ma_lease: the auto-stop countdown; %ma_lease renew 4h: renew it (1 h to 72 h)."""
         parser = _Parser(prog="%ma_lease", description="Show or renew the auto-stop lease.")
         parser.add_argument("command", nargs="?", choices=["renew"])
         parser.add_argument("duration", nargs="?", help="1h to 72h, e.g. 4h or 90m")
         args = _parse(parser, line)
         if args is None:
-            return None
-        if args.command == "renew":
-            if not args.duration:
-                parser.error("renew needs a duration, e.g. %ma_lease renew 4h")
-            try:
-                seconds = parse_duration(args.duration)
-            except ValueError as error:
-                parser.error(str(error))
-            try:
-                lease = self.client.renew_lease(seconds)
-            except ModelArtsError as error:
-                if error.status == 409:
-                    error.message = "auto-stop is off on this instance: there is no lease to renew"
-                raise
-            print(f"Lease renewed: the instance stops at {when(lease['stop_at'])}")
-            return None
-        return lease_view(self.client.lease())
+            return
+        if args.command != "renew":
+            display_id = uuid.uuid4().hex
+            self._lease_displays.append(display_id)
+            display(self._lease_bundle(self.client.lease()), raw=True, display_id=display_id)
+            return
+        if not args.duration:
+            parser.error("renew needs a duration, e.g. %ma_lease renew 4h")
+        try:
+            seconds = parse_duration(args.duration)
+        except ValueError as error:
+            parser.error(str(error))
+        unit = duration_unit(args.duration)
+        if seconds > LEASE_MAX_S:
+            parser.error(
+                f"a lease lasts at most {in_unit(LEASE_MAX_S, unit)}; "
+                f"{in_unit(seconds, unit)} is too long"
+            )
+        if seconds < LEASE_MIN_S:
+            parser.error(
+                f"a lease lasts at least {in_unit(LEASE_MIN_S, unit)}; "
+                f"{in_unit(seconds, unit)} is too short"
+            )
+        lease = self.client.renew_lease(seconds)
+        stops = clock(lease["stop_at"])
+        print(f"Lease renewed for {in_unit(seconds, unit)}: the instance stops at {stops}")
+        bundle = self._lease_bundle(lease)
+        for display_id in self._lease_displays:
+            update_display(bundle, raw=True, display_id=display_id)
+
+    def _lease_bundle(self, lease: dict[str, Any]) -> dict[str, Any]:
+        """The lease's MIME bundle, with the one lease widget of this kernel where it runs."""
+        bundle = lease_bundle(lease)
+        if widgets_available():
+            from .widgets import LeaseWidget
+
+            if self._lease_widget is None or self._lease_widget.comm is None:
+                self._lease_widget = LeaseWidget()
+            with self._lease_widget.hold_sync():
+                self._lease_widget.enabled = lease["enabled"]
+                self._lease_widget.stop_at = lease["stop_at"]
+            bundle[WIDGET_MIME] = widget_view(self._lease_widget)
+        return bundle
 
     @line_magic
-    def ma_image(self, line: str) -> Any:
+    def ma_image(self, line: str) -> None:
         """%ma_image save name:tag [--namespace ns] | %ma_image status ID."""
         parser = _Parser(prog="%ma_image", description="Save this instance as an image.")
         commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -421,13 +454,13 @@ class ModelArtsMagics(Magics):
         commands.add_parser("status", help="progress of an image save").add_argument("id")
         args = _parse(parser, line)
         if args is None:
-            return None
+            return
         if args.command == "save":
             name, _, tag = args.ref.partition(":")
             image = self.client.save_image(name, tag or "latest", args.namespace)
         else:
             image = self.client.image(args.id)
-        return image_view(self.client, image)
+        display(image_bundle(image), raw=True)
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], empty: str) -> None:

@@ -1,121 +1,209 @@
-"""How the magics show a job, an image save and the lease: live widgets where the kernel has
-ipywidgets 8, readable text everywhere else (a bare kernel environment, nbconvert, a terminal).
+"""How a cell shows a job, the lease and an image save: a MIME bundle per display.
+
+Each bundle carries our own MIME type (JupyterLab and Notebook 7 draw it live from the
+extension's shared model), ``text/html`` (a snapshot: nbconvert, GitHub, any frontend without
+our extension) and ``text/plain``. Standard library only: this runs in any kernel's Python.
 """
 
 from __future__ import annotations
 
 import datetime
+import html
+import re
+import time
 from typing import Any
 
-from .client import Client
-
 FINAL_PHASES = ("Completed", "Failed", "Terminated", "Abnormal")
+JOB_MIME = "application/vnd.jupyter-modelarts.job+json"
+LEASE_MIME = "application/vnd.jupyter-modelarts.lease+json"
+IMAGE_MIME = "application/vnd.jupyter-modelarts.image+json"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+#: Log lines a snapshot shows (of worker-0), and the bytes of log read to find them.
+TAIL_LINES = 10
+TAIL_BYTES = 64 * 1024
+IMAGE_ENDED = ("ACTIVE", "CREATE_FAILED")
+
+_PHASE_COLOURS = {
+    "Running": ("--jp-brand-color1", "#1976d2"),
+    "Completed": ("--jp-success-color1", "#388e3c"),
+    "Failed": ("--jp-error-color1", "#d32f2f"),
+    "Abnormal": ("--jp-error-color1", "#d32f2f"),
+    "Terminating": ("--jp-warn-color1", "#f57c00"),
+    "Terminated": ("--jp-warn-color1", "#f57c00"),
+}
+_GREY = ("--jp-layout-color3", "#757575")
+# CSI sequences (colours, cursor moves) and the two-byte escapes: a snapshot shows plain text.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_UNITS = {"d": ("d", 86400), "h": ("h", 3600), "m": ("min", 60), "s": ("s", 1)}
 
 
 def widgets_available() -> bool:
-    """True when ipywidgets 8 (what the views are written for) imports in this kernel."""
+    """Whether this kernel can show live views where our extension is absent (anywidget)."""
     try:
-        import ipywidgets
+        import anywidget  # noqa: F401
     except ImportError:
         return False
-    major = ipywidgets.__version__.split(".")[0]
-    return major.isdigit() and int(major) >= 8
+    return True
 
 
-def duration(seconds: float) -> str:
+def widget_view(widget: Any) -> dict[str, Any]:
+    """The widget-view part of an ipywidgets widget's MIME bundle."""
+    data = widget._repr_mimebundle_()
+    return (data[0] if isinstance(data, tuple) else data)[WIDGET_MIME]
+
+
+def clock(epoch_ms: int | None) -> str:
+    """A moment as the user reads it: ``14:05`` today, ``2025-06-01 14:05`` on another day."""
+    if not epoch_ms:
+        return "-"
+    moment = datetime.datetime.fromtimestamp(epoch_ms / 1000)
+    if moment.date() == datetime.date.today():
+        return moment.strftime("%H:%M")
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def when(epoch_ms: int | None) -> str:
+    """A moment to the second, for tables."""
+    if not epoch_ms:
+        return "-"
+    return datetime.datetime.fromtimestamp(epoch_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def stopwatch(seconds: float) -> str:
     """``h:mm:ss`` from an hour on, ``m:ss`` below."""
     seconds = int(max(seconds, 0))
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def when(epoch_ms: int | None) -> str:
-    if not epoch_ms:
-        return "-"
-    return datetime.datetime.fromtimestamp(epoch_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+def in_words(seconds: float) -> str:
+    """A span in the largest units that matter: ``3 h 59 min``, ``12 min``, ``40 s``."""
+    seconds = int(max(seconds, 0))
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    if not hours:
+        return f"{minutes} min"
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
-def elapsed_s(job: dict[str, Any], now_ms: float) -> float:
+def in_unit(seconds: float, unit: str) -> str:
+    """A span in one unit (``d``, ``h``, ``m`` or ``s``): ``100 h``, ``1.5 h``, ``90 min``."""
+    label, size = _UNITS[unit]
+    return f"{round(seconds / size, 2):g} {label}"
+
+
+def elapsed_s(job: dict[str, Any]) -> float:
     started = job.get("started_at")
-    return ((job.get("ended_at") or now_ms) - started) / 1000 if started else 0.0
+    return ((job.get("ended_at") or time.time() * 1000) - started) / 1000 if started else 0.0
 
 
-class JobText:
-    """A job as text: what it is, its phase and tasks, and how to follow it."""
-
-    def __init__(self, job: dict[str, Any]):
-        self.job = job
-
-    def __repr__(self) -> str:
-        job = self.job
-        now = datetime.datetime.now().timestamp() * 1000
-        lines = [
-            f"Job {job['name']} ({job['id']}): {job['phase']}, "
-            f"elapsed {duration(elapsed_s(job, now))}"
-        ]
-        lines += [f"  {t['name']}: {t['phase']}" for t in job["tasks"]]
-        if job.get("message"):
-            lines.append(f"  {job['message']}")
-        if job["phase"] not in FINAL_PHASES:
-            lines.append(f"Follow it with: %ma_train logs {job['id']} --follow")
-        return "\n".join(lines)
+def last_lines(text: str, start: int, count: int = TAIL_LINES) -> list[str]:
+    """The last ``count`` lines of a log's tail read from byte ``start``, as a terminal shows
+    them: a line rewritten with carriage returns (a progress bar) is its last state, and
+    colour codes are gone."""
+    lines = text.split("\n")
+    if start > 0:
+        lines = lines[1:]  # the tail began inside this line
+    if lines and not lines[-1]:
+        lines.pop()
+    shown = [next((s for s in reversed(line.split("\r")) if s), "") for line in lines[-count:]]
+    return [_ANSI.sub("", line) for line in shown]
 
 
-class ImageText:
-    """An image save as text: its reference, state and progress."""
-
-    def __init__(self, image: dict[str, Any]):
-        self.image = image
-
-    def __repr__(self) -> str:
-        image = self.image
-        ref = f"{image['namespace']}/{image['name']}:{image['tag']}"
-        progress = ""
-        if image["status"] not in ("ACTIVE", "CREATE_FAILED") and image["bytes_total"]:
-            progress = f" {100 * image['bytes_done'] // image['bytes_total']}%"
-        text = f"Image {ref}: {image['status']}{progress}"
-        if image["status_message"]:
-            text += f" ({image['status_message']})"
-        if image["status"] not in ("ACTIVE", "CREATE_FAILED"):
-            text += f"\nSee it again with: %ma_image status {image['id']}"
-        return text
+def _badge(phase: str) -> str:
+    variable, fallback = _PHASE_COLOURS.get(phase, _GREY)
+    return (
+        f'<span style="background:var({variable},{fallback});color:#fff;border-radius:8px;'
+        f'padding:1px 8px;font-size:90%">{html.escape(phase)}</span>'
+    )
 
 
-class LeaseText:
-    """The auto-stop lease as text."""
+def _box(colour: tuple[str, str], body: str) -> str:
+    variable, fallback = colour
+    return (
+        f'<div style="border-left:4px solid var({variable},{fallback});padding:4px 8px;'
+        f'line-height:1.6">{body}</div>'
+    )
 
-    def __init__(self, lease: dict[str, Any]):
-        self.lease = lease
 
-    def __repr__(self) -> str:
-        lease = self.lease
-        if not lease["enabled"]:
-            return "Auto-stop is off on this instance."
-        return (
-            f"Auto-stop in {duration(lease['remaining_s'] or 0)} (at {when(lease['stop_at'])}); "
-            "renew with %ma_lease renew 4h"
+def job_text(job: dict[str, Any]) -> str:
+    """One or two lines: the job, its phase and time; then its message or how to follow it."""
+    first = f"Job {job['name']} ({job['id']}): {job['phase']}"
+    if job.get("started_at"):
+        first += f", {stopwatch(elapsed_s(job))}"
+    if job["phase"] not in FINAL_PHASES:
+        return f"{first}\nFollow it with: %ma_train logs {job['id']} --follow"
+    return f"{first}\n{job['message']}" if job.get("message") else first
+
+
+def job_html(job: dict[str, Any], lines: list[str]) -> str:
+    """The job as self-contained HTML (no script): what a saved notebook shows."""
+    head = (
+        f"<b>{html.escape(job['name'])}</b> <code>{html.escape(job['id'])}</code> "
+        f"{_badge(job['phase'])}"
+    )
+    if job.get("started_at"):
+        head += f" <span>{stopwatch(elapsed_s(job))}</span>"
+    rows = [head]
+    tasks = job.get("tasks") or []
+    if len(tasks) > 1:
+        rows.append(" · ".join(html.escape(f"{t['name']}: {t['phase']}") for t in tasks))
+    if job.get("message"):
+        rows.append(html.escape(job["message"]))
+    log = ""
+    if lines:
+        log = (
+            '<pre style="margin:4px 0 0;max-height:16em;overflow:auto;font-size:90%">'
+            f"{html.escape(chr(10).join(lines), quote=False)}</pre>"
         )
+    return _box(_PHASE_COLOURS.get(job["phase"], _GREY), "<br>".join(rows) + log)
 
 
-def job_view(client: Client, job: dict[str, Any]) -> Any:
-    if widgets_available():
-        from .widgets import JobWidget
-
-        return JobWidget(client, job)
-    return JobText(job)
-
-
-def image_view(client: Client, image: dict[str, Any]) -> Any:
-    if widgets_available():
-        from .widgets import ImageProgress
-
-        return ImageProgress(client, image)
-    return ImageText(image)
+def job_bundle(job: dict[str, Any], lines: list[str]) -> dict[str, Any]:
+    return {
+        JOB_MIME: {"job_id": job["id"]},
+        "text/plain": job_text(job),
+        "text/html": job_html(job, lines),
+    }
 
 
-def lease_view(lease: dict[str, Any]) -> Any:
-    if widgets_available():
-        from .widgets import LeaseCountdown
+def lease_text(lease: dict[str, Any]) -> str:
+    if not lease["enabled"]:
+        return "Auto-stop is off on this instance."
+    return (
+        f"Auto-stop in {in_words(lease['remaining_s'] or 0)}, at {clock(lease['stop_at'])}; "
+        "renew with %ma_lease renew 4h"
+    )
 
-        return LeaseCountdown.from_lease(lease)
-    return LeaseText(lease)
+
+def lease_bundle(lease: dict[str, Any]) -> dict[str, Any]:
+    text = lease_text(lease)
+    colour = ("--jp-brand-color1", "#1976d2")
+    if lease["enabled"] and (lease["remaining_s"] or 0) < 600:
+        colour = ("--jp-warn-color1", "#f57c00")
+    return {LEASE_MIME: {}, "text/plain": text, "text/html": _box(colour, html.escape(text))}
+
+
+def image_text(image: dict[str, Any]) -> str:
+    ref = f"{image['namespace']}/{image['name']}:{image['tag']}"
+    progress = ""
+    if image["status"] not in IMAGE_ENDED and image["bytes_total"]:
+        progress = f" {100 * image['bytes_done'] // image['bytes_total']}%"
+    text = f"Image {ref}: {image['status']}{progress}"
+    if image["status_message"]:
+        text += f" ({image['status_message']})"
+    if image["status"] not in IMAGE_ENDED:
+        text += f"\nSee it again with: %ma_image status {image['id']}"
+    return text
+
+
+def image_bundle(image: dict[str, Any]) -> dict[str, Any]:
+    text = image_text(image)
+    colour = {"ACTIVE": _PHASE_COLOURS["Completed"], "CREATE_FAILED": _PHASE_COLOURS["Failed"]}
+    body = "<br>".join(html.escape(line) for line in text.split("\n"))
+    return {
+        IMAGE_MIME: {"image_id": image["id"]},
+        "text/plain": text,
+        "text/html": _box(colour.get(image["status"], _PHASE_COLOURS["Running"]), body),
+    }

@@ -1,267 +1,158 @@
-"""The job widget, the image progress bar and the auto-stop countdown widget (ipywidgets 8)."""
+"""Live cell views for frontends that run widgets but lack our extension (VS Code): anywidget
+models drawn by ``widget.js``, which ships in this package (nothing to publish on npm).
+
+A job's widgets are set by the job's one follower in this kernel: a task on the kernel's own
+event loop (its HTTP calls run in the loop's executor, so no thread touches a widget), running
+while a view of the job is shown and the job has not ended.
+"""
 
 from __future__ import annotations
 
-import html
-import threading
-import time
-from collections import deque
+import asyncio
+import pathlib
 from typing import Any
 
-import ipywidgets as w
-from traitlets import Bool, Int, Unicode
+import anywidget
+from traitlets import Bool, Dict, Int, List, Unicode
 
-from .._version import __version__
 from .client import Client, ModelArtsError
-from .views import FINAL_PHASES, duration, elapsed_s
+from .views import FINAL_PHASES, TAIL_BYTES, last_lines
 
-_PHASE_COLOURS = {
-    "Running": "var(--jp-brand-color1)",
-    "Completed": "var(--jp-success-color1)",
-    "Failed": "var(--jp-error-color1)",
-    "Abnormal": "var(--jp-error-color1)",
-    "Terminating": "var(--jp-warn-color1)",
-    "Terminated": "var(--jp-warn-color1)",
-}
-#: The npm package that registers LeaseCountdownView (src/widgets/).
-MODULE_NAME = "jupyter-modelarts"
-MODULE_VERSION = f"^{__version__}"
-TAIL_LINES = 200
-VISIBLE_LINES = 12  # log lines the widget shows per task
-TAIL_BYTES = 64 * 1024
+_ESM = pathlib.Path(__file__).with_name("widget.js")
+#: Seconds between two reads of a followed job.
+FOLLOW_INTERVAL = 1.0
 
 
-def phase_badge(phase: str) -> str:
-    colour = _PHASE_COLOURS.get(phase, "var(--jp-layout-color3)")
-    return (
-        f'<span class="jp-ModelArts-jobPhase" style="background:{colour};color:white;'
-        f'border-radius:8px;padding:1px 8px;font-size:90%">{html.escape(phase)}</span>'
-    )
+def _state(job: dict[str, Any]) -> dict[str, Any]:
+    """What a view draws of a job."""
+    keys = ("id", "name", "phase", "message", "started_at", "ended_at")
+    tasks = [{"name": t["name"], "phase": t["phase"]} for t in job.get("tasks") or []]
+    return {**{k: job.get(k) for k in keys}, "tasks": tasks}
 
 
-def sparkline(points: list[list[float]], label: str, unit: str) -> str:
-    """A small bar chart of the latest [time, value] points (plain HTML, no script), and the
-    latest value."""
-    values = [p[1] for p in points][-60:]
-    if not values:
-        return ""
-    top = max(max(values), 1e-9)
-    bars = "".join(
-        f'<span style="width:2px;height:{max(1, round(v / top * 30))}px;'
-        'background:var(--jp-brand-color1)"></span>'
-        for v in values
-    )
-    return (
-        '<span style="display:inline-flex;align-items:center;gap:6px;margin-right:12px">'
-        '<span class="jp-ModelArts-jobChart" style="display:inline-flex;align-items:flex-end;'
-        f'gap:1px;width:180px;height:32px;background:var(--jp-layout-color2)">{bars}</span>'
-        f"{html.escape(label)} {values[-1]:.1f} {html.escape(unit)}</span>"
-    )
+class Follower:
+    """The one follower of a job in this kernel, shared by all the job's widgets."""
+
+    def __init__(self, client: Client, job_id: str):
+        self.client = client
+        self.job_id = job_id
+        self.widgets: set[JobWidget] = set()
+        self.task: asyncio.Task | None = None
+        self.final = False
+        #: Why it last stopped (for whoever wonders why a view stands still).
+        self.stopped = ""
+
+    def shown(self) -> bool:
+        return any(widget.views > 0 for widget in self.widgets)
+
+    def start(self) -> None:
+        if self.task is None and not self.final and self.shown():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def stop(self, reason: str) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+            self.stopped = reason
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
+        try:
+            while True:
+                job = await loop.run_in_executor(None, self.client.job, self.job_id)
+                text, start, _ = await loop.run_in_executor(
+                    None, self.client.log_tail, self.job_id, "worker-0", TAIL_BYTES
+                )
+                for widget in self.widgets:
+                    widget.show(job, last_lines(text, start))
+                if job["phase"] in FINAL_PHASES:
+                    self.final = True
+                    self.stopped = f"the job ended ({job['phase']})"
+                    return
+                await asyncio.sleep(FOLLOW_INTERVAL)
+        except ModelArtsError as error:
+            for widget in self.widgets:
+                widget.error = str(error)
+            self.stopped = f"reading the job failed: {error}"
+        finally:
+            if self.task is me:
+                self.task = None
 
 
-class _LogTail:
-    """The last TAIL_LINES lines of one task's log, read from where the last read ended."""
-
-    def __init__(self) -> None:
-        self.offset = 0
-        self.lines: deque[str] = deque(maxlen=TAIL_LINES)
-        self.partial = ""
-        self.complete = False
-
-    def read(self, client: Client, job_id: str, task: str) -> bool:
-        """Fetch what is new; True when the text changed."""
-        chunk = client.logs(job_id, task, self.offset, TAIL_BYTES)
-        if chunk["size"] - chunk["next_offset"] > TAIL_BYTES:
-            # Far behind (a long log): skip to its tail rather than page through all of it.
-            self.offset, self.partial = chunk["size"] - TAIL_BYTES, ""
-            self.lines.append(f"[… earlier output skipped, {self.offset} bytes …]")
-            chunk = client.logs(job_id, task, self.offset, TAIL_BYTES)
-        self.offset = chunk["next_offset"]
-        self.complete = chunk["complete"]
-        if not chunk["content"]:
-            return False
-        *done, self.partial = (self.partial + chunk["content"]).split("\n")
-        self.lines.extend(done)
-        return True
-
-    @property
-    def text(self) -> str:
-        return "\n".join([*self.lines, self.partial] if self.partial else self.lines)
+#: The follower of each job that has a widget in this kernel, by job id.
+FOLLOWERS: dict[str, Follower] = {}
 
 
-class JobWidget(w.VBox):
-    """A live view of one job: phase, elapsed time, tasks, log tails, metrics and a stop button.
+class JobWidget(anywidget.AnyWidget):
+    """A job: phase, time, tasks, the last lines of worker-0's log and a Stop button."""
 
-    The kernel updates it from a background thread, so cells keep running meanwhile.
-    """
+    _esm = _ESM
+    kind = Unicode("job").tag(sync=True)
+    job = Dict().tag(sync=True)
+    lines = List(Unicode()).tag(sync=True)
+    error = Unicode("").tag(sync=True)
 
-    def __init__(self, client: Client, job: dict[str, Any], interval: float = 1.0, **kwargs):
+    def __init__(self, client: Client, job: dict[str, Any], lines: list[str]):
+        super().__init__(job=_state(job), lines=lines)
+        #: Views of this widget now shown (they report when they render and go).
+        self.views = 0
         self._client = client
-        self._job = job
-        self._interval = interval
-        self._tails: dict[str, _LogTail] = {}
-        self._closed = threading.Event()
-        self._header = w.HTML(layout=w.Layout(flex="1 1 auto"))
-        self._logs = w.Tab()
-        self._chart = w.HTML()
-        self._status = w.HTML()
-        self._stop = w.Button(description="Stop", icon="stop", button_style="danger")
-        self._stop.on_click(lambda _: self._on_stop())
-        super().__init__(
-            [w.HBox([self._header, self._stop]), self._logs, self._chart, self._status],
-            **kwargs,
-        )
-        self.add_class("jp-ModelArts-jobWidget")
-        self._render()
-        self._thread = threading.Thread(target=self._follow, daemon=True, name=f"ma-{job['id']}")
-        self._thread.start()
+        self._stopping: asyncio.Task | None = None
+        self.follower = FOLLOWERS.get(job["id"]) or Follower(client, job["id"])
+        FOLLOWERS[job["id"]] = self.follower
+        self.follower.widgets.add(self)
+        self.follower.final = job["phase"] in FINAL_PHASES
+        self.on_msg(self._on_message)
+        self.comm.on_close(lambda _message: self._forget())  # closed by the frontend
 
-    @property
-    def job(self) -> dict[str, Any]:
-        return self._job
+    def show(self, job: dict[str, Any], lines: list[str]) -> None:
+        with self.hold_sync():
+            self.job = _state(job)
+            self.lines = lines
 
     def close(self) -> None:
-        self._closed.set()
+        self._forget()
         super().close()
 
-    def _on_stop(self) -> None:
-        self._stop.disabled = True
-        try:
-            self._job = self._client.stop(self._job["id"])
-        except ModelArtsError as error:
-            self._status.value = f'<span style="color:var(--jp-error-color1)">{error}</span>'
-        self._render()
+    def _forget(self) -> None:
+        follower = self.follower
+        follower.widgets.discard(self)
+        if not follower.widgets:
+            follower.stop("every widget of the job was closed")
+            if FOLLOWERS.get(follower.job_id) is follower:
+                del FOLLOWERS[follower.job_id]
+        elif not follower.shown():
+            follower.stop("no view of the job is shown")
 
-    def _follow(self) -> None:
-        client = self._client.clone()
-        tick = 0
+    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        event = content.get("event")
+        if event == "rendered":
+            self.views += 1
+            self.follower.start()
+        elif event == "removed":
+            self.views = max(self.views - 1, 0)
+            if not self.follower.shown():
+                self.follower.stop("no view of the job is shown")
+        elif event == "stop" and self._stopping is None:
+            self._stopping = asyncio.get_running_loop().create_task(self._stop_job())
+
+    async def _stop_job(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            while not self._closed.is_set():
-                self._job = client.job(self._job["id"])
-                final = self._job["phase"] in FINAL_PHASES
-                for task in self._job["tasks"]:
-                    tail = self._tails.setdefault(task["name"], _LogTail())
-                    if not tail.complete:
-                        tail.read(client, self._job["id"], task["name"])
-                if tick % 2 == 0 or final:
-                    self._render_metrics(client.metrics(self._job["id"]))
-                self._render()
-                if final and all(t.complete for t in self._tails.values()):
-                    return
-                tick += 1
-                self._closed.wait(self._interval)
+            job = await loop.run_in_executor(None, self._client.stop, self.job["id"])
         except ModelArtsError as error:
-            self._status.value = f'<span style="color:var(--jp-error-color1)">{error}</span>'
+            self.error = str(error)
+        else:
+            self.job = _state(job)
         finally:
-            client.close()
-
-    def _render(self) -> None:
-        job = self._job
-        elapsed = elapsed_s(job, time.time() * 1000)
-        self._header.value = (
-            f"<b>{html.escape(job['name'])}</b> <code>{html.escape(job['id'])}</code> "
-            f"{phase_badge(job['phase'])} <span>elapsed {duration(elapsed)}</span><br>"
-            + " · ".join(f"{html.escape(t['name'])}: {t['phase']}" for t in job["tasks"])
-        )
-        self._stop.disabled = job["phase"] in (*FINAL_PHASES, "Terminating")
-        names = [t["name"] for t in job["tasks"]]
-        if list(self._logs.titles) != names:
-            self._logs.children = [w.HTML(layout=w.Layout(width="100%")) for _ in names]
-            self._logs.titles = names
-        for name, area in zip(names, self._logs.children):
-            text = self._tails[name].text if name in self._tails else ""
-            # The newest lines, always in view: the sanitizer drops the CSS that would pin a
-            # scrolled box to its bottom, so the widget shows the tail itself.
-            shown = "\n".join(text.split("\n")[-VISIBLE_LINES:])
-            value = (
-                '<pre class="jp-ModelArts-jobLog" style="margin:0;min-height:10em">'
-                f"{html.escape(shown, quote=False)}</pre>"
-            )
-            if area.value != value:
-                area.value = value
-        if job["phase"] in ("Failed", "Abnormal") and job.get("message"):
-            self._status.value = html.escape(job["message"])
-
-    def _render_metrics(self, metrics: dict[str, Any]) -> None:
-        labels = {
-            "cpuUsage": "CPU",
-            "memUsage": "memory",
-            "gpuUtil": "GPU",
-            "gpuMemUsage": "GPU memory",
-            "npuUtil": "NPU",
-            "npuMemUsage": "NPU memory",
-        }
-        self._chart.value = "".join(
-            sparkline(s["points"], f"{s['task']} {labels.get(s['metric'], s['metric'])}", s["unit"])
-            for s in metrics["series"]
-        )
+            self._stopping = None
 
 
-class ImageProgress(w.HBox):
-    """A progress bar of an image being saved, until it is ACTIVE or failed."""
+class LeaseWidget(anywidget.AnyWidget):
+    """The time left before auto-stop, ticking in the browser from the stop time."""
 
-    def __init__(self, client: Client, image: dict[str, Any], interval: float = 1.0, **kwargs):
-        self._client = client
-        self._image = image
-        self._interval = interval
-        self._bar = w.FloatProgress(min=0.0, max=1.0, description="Saving")
-        self._label = w.HTML()
-        super().__init__([self._bar, self._label], **kwargs)
-        self._render()
-        self._thread = threading.Thread(target=self._follow, daemon=True)
-        self._thread.start()
-
-    def _follow(self) -> None:
-        client = self._client.clone()
-        try:
-            while self._image["status"] not in ("ACTIVE", "CREATE_FAILED"):
-                time.sleep(self._interval)
-                self._image = client.image(self._image["id"])
-                self._render()
-        except ModelArtsError as error:
-            self._label.value = html.escape(str(error))
-        finally:
-            client.close()
-
-    def _render(self) -> None:
-        image = self._image
-        total = image["bytes_total"]
-        self._bar.value = (
-            1.0 if image["status"] == "ACTIVE" else image["bytes_done"] / total if total else 0.0
-        )
-        self._bar.bar_style = {"ACTIVE": "success", "CREATE_FAILED": "danger"}.get(
-            image["status"], ""
-        )
-        ref = html.escape(f"{image['namespace']}/{image['name']}:{image['tag']}")
-        message = html.escape(image["status_message"])
-        self._label.value = f"<code>{ref}</code> {image['status']} {message}"
-
-
-class LeaseCountdown(w.DOMWidget):
-    """Time left before the instance stops, ticking in the browser, with a renew control.
-
-    The view (``LeaseCountdownView`` in the jupyter-modelarts labextension) re-renders every
-    second and re-reads the lease from the server every few seconds, so a renewal made elsewhere
-    shows without any kernel message.
-
-    Parameters
-    ----------
-    enabled : bool
-        Whether auto-stop is on.
-    stop_at : int or None
-        When the instance stops, epoch milliseconds.
-    """
-
-    _model_name = Unicode("LeaseCountdownModel").tag(sync=True)
-    _view_name = Unicode("LeaseCountdownView").tag(sync=True)
-    _model_module = Unicode(MODULE_NAME).tag(sync=True)
-    _view_module = Unicode(MODULE_NAME).tag(sync=True)
-    _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
-    _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
-
-    enabled = Bool(False, help="Whether auto-stop is on.").tag(sync=True)
-    stop_at = Int(None, allow_none=True, help="When the instance stops (epoch ms).").tag(sync=True)
-
-    @classmethod
-    def from_lease(cls, lease: dict[str, Any]) -> LeaseCountdown:
-        return cls(enabled=lease["enabled"], stop_at=lease["stop_at"])
+    _esm = _ESM
+    kind = Unicode("lease").tag(sync=True)
+    enabled = Bool(False).tag(sync=True)
+    stop_at = Int(None, allow_none=True).tag(sync=True)
