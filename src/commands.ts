@@ -1,38 +1,36 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import {
+  Dialog,
   ICommandPalette,
   InputDialog,
-  Notification
+  Notification,
+  showDialog
 } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
+import {
+  addIcon,
+  deleteIcon,
+  launchIcon,
+  refreshIcon,
+  stopIcon
+} from '@jupyterlab/ui-components';
 
 import { formatRemaining } from './api/countdown';
-import { isFinal, ModelArtsModel } from './api/model';
+import { IModelArtsModel } from './api/interfaces';
 import { ModelArtsService } from './api/service';
-import { ModelArtsSidebar } from './panel/sidebar';
+import { CommandIDs } from './commandids';
+import { saveImage } from './panel/images';
+import { renewLease } from './panel/instance';
+import { submitJob } from './panel/jobs';
+import { JobsView } from './panel/jobsview';
+import type { ModelArtsSidebar } from './panel/sidebar';
+import { mountFolder } from './panel/storage';
+import { modelartsIcon, renewIcon } from './ui/icons';
+
+export { CommandIDs };
 
 /**
- * The command ids of the extension.
- */
-export namespace CommandIDs {
-  /** Open the ModelArts panel. */
-  export const open = 'jupyter-modelarts:open';
-  /** Renew auto-stop; args `{hours}` (1 by default). */
-  export const renew = 'jupyter-modelarts:renew';
-  /** Open the image save form. */
-  export const saveImage = 'jupyter-modelarts:save-image';
-  /** Stop a job; args `{id}`, or pick a running job. */
-  export const stopJob = 'jupyter-modelarts:stop-job';
-  /** Open the view of a job; args `{id}`. */
-  export const openJob = 'jupyter-modelarts:open-job';
-  /** Fill the submit form with a script; args `{path}`, or the file browser's selection. */
-  export const submitScript = 'jupyter-modelarts:submit-script';
-  /** Fetch fresh state now. */
-  export const refresh = 'jupyter-modelarts:refresh';
-}
-
-/**
- * Register the commands and put the main ones in the palette.
+ * Register the commands, the job rows' context menu, and the palette items.
  *
  * @param app The application
  * @param options What the commands act on
@@ -40,7 +38,7 @@ export namespace CommandIDs {
 export function registerCommands(
   app: JupyterFrontEnd,
   options: {
-    model: ModelArtsModel;
+    model: IModelArtsModel;
     sidebar: ModelArtsSidebar;
     trans: TranslationBundle;
     openJob: (id: string) => void;
@@ -50,15 +48,49 @@ export function registerCommands(
 ): void {
   const { model, sidebar, trans, palette } = options;
   const { commands } = app;
+  const context = sidebar.context;
   const category = trans.__('ModelArts');
+  const failed = (error: unknown) =>
+    Notification.error(ModelArtsService.errorMessage(error), {
+      autoClose: 8000
+    });
+
+  /** The job a command is for: its `id` argument, or the row the context menu is for. */
+  const jobOf = (args: { id?: unknown; row?: unknown }): string | null => {
+    if (typeof args.id === 'string' && args.id) {
+      return args.id;
+    }
+    if (!args.row) {
+      return null;
+    }
+    const row = app.contextMenuHitTest(node =>
+      node.classList.contains('jp-ModelArts-job')
+    );
+    return row?.dataset.id ?? null;
+  };
+  const phaseOf = (id: string | null) =>
+    id ? (model.jobSummary(id)?.phase ?? null) : null;
+  const ended = (phase: string | null) =>
+    phase === 'Completed' ||
+    phase === 'Failed' ||
+    phase === 'Terminated' ||
+    phase === 'Abnormal';
 
   commands.addCommand(CommandIDs.open, {
+    describedBy: { args: { type: 'object', properties: {} } },
     label: trans.__('Open ModelArts Panel'),
     caption: trans.__('Show the ModelArts panel in the left sidebar'),
+    icon: args => (args.isPalette ? undefined : modelartsIcon),
     execute: () => app.shell.activateById(sidebar.id)
   });
 
   commands.addCommand(CommandIDs.renew, {
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: { hours: { type: 'number', minimum: 1, maximum: 72 } }
+      }
+    },
     label: args =>
       args.hours
         ? trans._n(
@@ -66,45 +98,74 @@ export function registerCommands(
             'Renew Auto-stop for %1 Hours',
             Number(args.hours)
           )
-        : trans.__('Renew Auto-stop'),
+        : trans.__('Renew Auto-stop…'),
     caption: trans.__('Counts from now'),
+    icon: args => (args.isPalette ? undefined : renewIcon),
     isEnabled: () => model.countdown.enabled,
     execute: async args => {
-      const hours = Number(args.hours ?? 1);
+      if (!args.hours) {
+        await renewLease(context);
+        return;
+      }
       try {
-        await model.renew(hours);
-        const remaining = model.countdown.remaining();
+        await model.renew(Number(args.hours));
         Notification.success(
           trans.__(
             'Auto-stop renewed: the instance stops in %1.',
-            formatRemaining(remaining ?? 0)
+            formatRemaining(model.countdown.remaining() ?? 0)
           ),
           { autoClose: 4000 }
         );
       } catch (error) {
-        Notification.error(ModelArtsService.errorMessage(error), {
-          autoClose: 8000
-        });
+        failed(error);
       }
     }
   });
 
   commands.addCommand(CommandIDs.saveImage, {
+    describedBy: { args: { type: 'object', properties: {} } },
     label: trans.__('Save Instance as Image…'),
-    execute: () => {
-      app.shell.activateById(sidebar.id);
-      sidebar.images.focus();
+    icon: args => (args.isPalette ? undefined : addIcon),
+    execute: async () => {
+      await saveImage(context);
+    }
+  });
+
+  commands.addCommand(CommandIDs.mount, {
+    describedBy: { args: { type: 'object', properties: {} } },
+    label: trans.__('Mount OBS Folder…'),
+    icon: args => (args.isPalette ? undefined : addIcon),
+    execute: async () => {
+      await mountFolder(context);
     }
   });
 
   commands.addCommand(CommandIDs.stopJob, {
-    label: trans.__('Stop Training Job…'),
-    isEnabled: args => !!args.id || model.jobs.some(j => !isFinal(j)),
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: { id: { type: 'string' }, row: { type: 'boolean' } }
+      }
+    },
+    // Without a job it asks which one.
+    label: args =>
+      args.id || args.row
+        ? trans.__('Stop Training Job')
+        : trans.__('Stop Training Job…'),
+    icon: args => (args.isPalette ? undefined : stopIcon),
+    isEnabled: args => {
+      const id = jobOf(args);
+      if (id) {
+        const phase = phaseOf(id);
+        return !ended(phase) && phase !== 'Terminating';
+      }
+      return model.jobs.some(j => !ended(j.phase));
+    },
     execute: async args => {
-      let id = args.id as string | undefined;
+      let id = jobOf(args);
       if (!id) {
         const running = model.jobs.filter(
-          j => !isFinal(j) && j.phase !== 'Terminating'
+          j => !ended(j.phase) && j.phase !== 'Terminating'
         );
         const labels = running.map(j => `${j.name} (${j.phase}, ${j.id})`);
         const choice = await InputDialog.getItem({
@@ -114,7 +175,7 @@ export function registerCommands(
         if (!choice.button.accept || choice.value === null) {
           return;
         }
-        id = running[labels.indexOf(choice.value)]?.id;
+        id = running[labels.indexOf(choice.value)]?.id ?? null;
       }
       if (!id) {
         return;
@@ -122,33 +183,114 @@ export function registerCommands(
       try {
         model.updateJob(await model.service.stopJob(id));
       } catch (error) {
-        Notification.error(ModelArtsService.errorMessage(error), {
-          autoClose: 8000
-        });
+        failed(error);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.deleteJob, {
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: { id: { type: 'string' }, row: { type: 'boolean' } }
+      }
+    },
+    label: trans.__('Delete Training Job…'),
+    icon: args => (args.isPalette ? undefined : deleteIcon),
+    isEnabled: args => ended(phaseOf(jobOf(args))),
+    execute: async args => {
+      const id = jobOf(args);
+      if (!id) {
+        return;
+      }
+      const name = model.jobSummary(id)?.name ?? id;
+      const result = await showDialog({
+        title: trans.__('Delete %1?', name),
+        body: trans.__(
+          'The job, its logs and its code snapshot are deleted; its outputs stay where they were written.'
+        ),
+        buttons: [
+          Dialog.cancelButton({ label: trans.__('Cancel') }),
+          Dialog.warnButton({ label: trans.__('Delete') })
+        ]
+      });
+      if (!result.button.accept) {
+        return;
+      }
+      try {
+        await model.service.deleteJob(id);
+        model.removeJob(id);
+      } catch (error) {
+        failed(error);
       }
     }
   });
 
   commands.addCommand(CommandIDs.openJob, {
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: { id: { type: 'string' }, row: { type: 'boolean' } }
+      }
+    },
     label: trans.__('Open Training Job'),
-    execute: args => options.openJob(String(args.id))
-  });
-
-  commands.addCommand(CommandIDs.submitScript, {
-    label: trans.__('Submit as Training Job…'),
-    caption: trans.__('Fill the ModelArts submit form with this script'),
+    icon: args => (args.isPalette ? undefined : launchIcon),
     execute: args => {
-      const path = (args.path as string) || options.scriptFromBrowser();
-      app.shell.activateById(sidebar.id);
-      if (path) {
-        sidebar.jobs.prepareSubmit(path);
+      const id = jobOf(args);
+      if (id) {
+        options.openJob(id);
       }
     }
   });
 
+  let jobsView: JobsView | null = null;
+  commands.addCommand(CommandIDs.openJobs, {
+    describedBy: { args: { type: 'object', properties: {} } },
+    label: trans.__('Open Training Jobs in the Main Area'),
+    caption: trans.__('The jobs list, wider and with more columns'),
+    execute: () => {
+      let view = jobsView;
+      if (!view || view.isDisposed) {
+        view = jobsView = new JobsView(context);
+        app.shell.add(view, 'main');
+        if (!view.parent) {
+          // Notebook 7 keeps one widget in its main area and ignores others.
+          app.shell.add(view, 'right', { rank: 900 });
+        }
+      }
+      app.shell.activateById(view.id);
+    }
+  });
+
+  commands.addCommand(CommandIDs.submitScript, {
+    describedBy: {
+      args: { type: 'object', properties: { path: { type: 'string' } } }
+    },
+    label: trans.__('Submit as Training Job…'),
+    caption: trans.__('Submit a script as a ModelArts training job'),
+    icon: args => (args.isPalette ? undefined : addIcon),
+    execute: async args => {
+      const path = (args.path as string) || options.scriptFromBrowser();
+      await submitJob(context, path);
+    }
+  });
+
   commands.addCommand(CommandIDs.refresh, {
+    describedBy: { args: { type: 'object', properties: {} } },
     label: trans.__('Refresh ModelArts State'),
+    icon: args => (args.isPalette ? undefined : refreshIcon),
     execute: () => model.refresh()
+  });
+
+  // Enablement follows the jobs (stop, delete) and the lease (renew).
+  model.changed.connect(() => {
+    for (const id of [
+      CommandIDs.renew,
+      CommandIDs.stopJob,
+      CommandIDs.deleteJob
+    ]) {
+      commands.notifyCommandChanged(id);
+    }
   });
 
   app.contextMenu.addItem({
@@ -156,21 +298,35 @@ export function registerCommands(
     selector: '.jp-DirListing-item[data-file-type="python"]',
     rank: 60
   });
+  for (const [rank, command] of [
+    CommandIDs.openJob,
+    CommandIDs.stopJob,
+    CommandIDs.deleteJob
+  ].entries()) {
+    // `row`: the job is the row under the menu (a later run from the palette is not).
+    app.contextMenu.addItem({
+      command,
+      selector: '.jp-ModelArts-job',
+      rank,
+      args: { row: true }
+    });
+  }
 
   if (palette) {
-    palette.addItem({ command: CommandIDs.open, category });
-    palette.addItem({
-      command: CommandIDs.renew,
-      category,
-      args: { hours: 1 }
-    });
-    palette.addItem({
-      command: CommandIDs.renew,
-      category,
-      args: { hours: 4 }
-    });
-    palette.addItem({ command: CommandIDs.saveImage, category });
-    palette.addItem({ command: CommandIDs.stopJob, category });
-    palette.addItem({ command: CommandIDs.refresh, category });
+    for (const command of [
+      CommandIDs.open,
+      CommandIDs.openJobs,
+      CommandIDs.renew,
+      CommandIDs.mount,
+      CommandIDs.saveImage,
+      CommandIDs.submitScript,
+      CommandIDs.stopJob,
+      CommandIDs.refresh
+    ]) {
+      palette.addItem({ command, category });
+    }
+    for (const hours of [1, 4]) {
+      palette.addItem({ command: CommandIDs.renew, category, args: { hours } });
+    }
   }
 }

@@ -12,14 +12,14 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { CommandIDs, registerCommands } from './commands';
-import { Countdown } from './api/countdown';
+import { IModelArtsModel } from './api/interfaces';
 import type { JobView } from './jobview/jobview';
 import { ModelArtsModel } from './api/model';
 import { ISavable, Notifier } from './notify';
 import { ModelArtsService } from './api/service';
 import { ModelArtsSidebar } from './panel/sidebar';
 import { AutoStopStatus } from './statusbar/statusbar';
-import { widgetsPlugin } from './cells';
+import { outputsPlugin } from './cells';
 
 /**
  * The id of the main plugin (and of its settings).
@@ -30,11 +30,12 @@ export const PLUGIN_ID = 'jupyter-modelarts:plugin';
  * The main plugin: one shared model (the update stream of this tab) feeding the sidebar,
  * the status-bar countdown and the notifications; the commands.
  */
-const plugin: JupyterFrontEndPlugin<void> = {
+const plugin: JupyterFrontEndPlugin<IModelArtsModel> = {
   id: PLUGIN_ID,
   description:
     'A ModelArts panel in the left sidebar, an auto-stop countdown in the status bar, notifications.',
   autoStart: true,
+  provides: IModelArtsModel,
   optional: [
     ILayoutRestorer,
     ITranslator,
@@ -53,23 +54,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     docManager: IDocumentManager | null,
     fileBrowser: IDefaultFileBrowser | null
-  ): void => {
+  ): IModelArtsModel => {
     const trans = (translator ?? nullTranslator).load('jupyter_modelarts');
     const service = new ModelArtsService({
       serverSettings: app.serviceManager.serverSettings
     });
-    const model = new ModelArtsModel({ service });
-    const settings = {
-      thresholds: { ...Countdown.DEFAULT_THRESHOLDS },
-      saveBeforeStop: true
-    };
-    const thresholds = () => settings.thresholds;
+    const model = new ModelArtsModel({
+      service,
+      events: app.serviceManager.events
+    });
+    const settings = { saveBeforeStop: true };
+    const thresholds = () => model.countdown.thresholds;
 
     const views = new Map<string, JobView>();
     const openJob = async (id: string) => {
       let view = views.get(id);
       if (!view || view.isDisposed) {
-        const { JobView } = await import('./jobview/jobview');
+        const { JobView } = await import('./lazy');
         view = new JobView({ jobId: id, model, trans });
         views.set(id, view);
         view.disposed.connect(() => views.delete(id));
@@ -111,6 +112,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const sidebar = new ModelArtsSidebar({
       model,
       trans,
+      commands: app.commands,
       thresholds,
       openJob,
       scriptFromBrowser,
@@ -124,7 +126,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
     new Notifier({
       model,
       trans,
-      thresholds,
       saveBeforeStop: () => settings.saveBeforeStop,
       documents,
       renew: hours => app.commands.execute(CommandIDs.renew, { hours }),
@@ -144,8 +145,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const item = new AutoStopStatus({
         model,
         trans,
-        commands: app.commands,
-        thresholds
+        commands: app.commands
       });
       statusBar.registerStatusItem(`${PLUGIN_ID}:status`, {
         item,
@@ -161,7 +161,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           return typeof v === 'number' ? v : fallback;
         };
         model.pollInterval = value('pollInterval', 10);
-        settings.thresholds = {
+        model.countdown.thresholds = {
           warningMinutes: value('warningMinutes', 10),
           criticalMinutes: value('criticalMinutes', 1)
         };
@@ -178,7 +178,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
           console.error('Could not load the jupyter-modelarts settings', error)
         );
     }
+    return model;
   }
 };
 
-export default [plugin, widgetsPlugin];
+export default [plugin, outputsPlugin];

@@ -1,9 +1,9 @@
 import { Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 
-import { Countdown, formatRemaining } from './api/countdown';
-import { ModelArtsModel } from './api/model';
-import { IImage, IJob, IMount } from './api/tokens';
+import { formatRemaining } from './api/countdown';
+import { IModelArtsModel } from './api/interfaces';
+import { IImage, IJobSummary, IMount } from './api/tokens';
 
 /**
  * A document that may need saving before the instance stops.
@@ -68,7 +68,7 @@ export class Notifier {
 
   private _onTick(): void {
     const { model, trans } = this._options;
-    const { warningMinutes, criticalMinutes } = this._options.thresholds();
+    const { warningMinutes, criticalMinutes } = model.countdown.thresholds;
     const remaining = model.countdown.remaining();
     const stopAt = model.countdown.stopAt;
     if (remaining === null || stopAt === null) {
@@ -146,7 +146,7 @@ export class Notifier {
     this._warn(message, 'error');
   }
 
-  private _onJobEnded(_: ModelArtsModel, job: IJob): void {
+  private _onJobEnded(_: IModelArtsModel, job: IJobSummary): void {
     const { trans, openJob } = this._options;
     const type =
       job.phase === 'Completed'
@@ -168,7 +168,7 @@ export class Notifier {
     });
   }
 
-  private _onImageEnded(_: ModelArtsModel, image: IImage): void {
+  private _onImageEnded(_: IModelArtsModel, image: IImage): void {
     const { trans } = this._options;
     const ref = `${image.namespace}/${image.name}:${image.tag}`;
     if (image.status === 'ACTIVE') {
@@ -183,7 +183,7 @@ export class Notifier {
     }
   }
 
-  private _onMountFailed(_: ModelArtsModel, mount: IMount): void {
+  private _onMountFailed(_: IModelArtsModel, mount: IMount): void {
     const { trans } = this._options;
     Notification.error(
       trans.__(
@@ -212,11 +212,9 @@ export namespace Notifier {
    */
   export interface IOptions {
     /** The shared model. */
-    model: ModelArtsModel;
+    model: IModelArtsModel;
     /** The translation bundle. */
     trans: TranslationBundle;
-    /** The urgency thresholds. */
-    thresholds: () => Countdown.IThresholds;
     /** Whether to save open documents before the stop. */
     saveBeforeStop: () => boolean;
     /** The open documents. */

@@ -53,6 +53,7 @@ describe('Countdown', () => {
     expect(countdown.remaining()).toBeNull();
     countdown.sync({
       enabled: false,
+      type: 'TIMING',
       duration_s: null,
       renewed_at: null,
       stop_at: null,

@@ -21,7 +21,14 @@ const INSTANCE: IInstance = {
     max_nodes: 1
   },
   image: null,
-  lease: { enabled: false }
+  lease: {
+    enabled: false,
+    type: 'TIMING',
+    duration_s: null,
+    renewed_at: null,
+    stop_at: null,
+    remaining_s: null
+  }
 };
 
 /**
@@ -237,16 +244,23 @@ describe('ModelArtsService', () => {
       call: s => s.listJobs(),
       method: 'GET',
       path: 'jobs',
-      answer: { jobs: [] },
-      result: []
+      answer: { jobs: [], total: 0, offset: 0, limit: 50 },
+      result: { jobs: [], total: 0, offset: 0, limit: 50 }
     },
     {
-      name: 'listJobs(phase)',
-      call: s => s.listJobs('Running'),
+      name: 'listJobs(page)',
+      call: s =>
+        s.listJobs({
+          phase: 'Running',
+          offset: 50,
+          limit: 50,
+          sort: 'name',
+          order: 'asc'
+        }),
       method: 'GET',
-      path: 'jobs?phase=Running',
-      answer: { jobs: [] },
-      result: []
+      path: 'jobs?phase=Running&offset=50&limit=50&sort=name&order=asc',
+      answer: { jobs: [], total: 0, offset: 50, limit: 50 },
+      result: { jobs: [], total: 0, offset: 50, limit: 50 }
     },
     {
       name: 'getJob',

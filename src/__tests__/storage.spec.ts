@@ -1,15 +1,23 @@
 import { nullTranslator } from '@jupyterlab/translation';
 
-import { IPanelContext } from '../panel/section';
-import { StorageSection } from '../panel/storage';
+import { mountRow } from '../panel/storage';
 import { IMount } from '../api/tokens';
 
-// The real apputils pulls in ES-module web components that this jest setup does not
-// transform; rendering a row needs none of it.
+// The real apputils and ui-components pull in ES-module web components that this jest
+// setup does not transform; drawing a row needs only an icon's element.
 jest.mock('@jupyterlab/apputils', () => ({
-  Dialog: {},
+  Dialog: class {},
   showDialog: jest.fn()
 }));
+jest.mock('@jupyterlab/ui-components', () => {
+  const icon = { element: () => document.createElement('span') };
+  return {
+    addIcon: icon,
+    closeIcon: icon,
+    PanelWithToolbar: class {},
+    ToolbarButton: class {}
+  };
+});
 
 const MOUNT: IMount = {
   id: 'm1',
@@ -24,21 +32,19 @@ const MOUNT: IMount = {
 };
 
 /**
- * A storage section showing `mounts`; the section only reads `model.mounts`.
+ * The row of a mount, and what its unmount button was called with.
  */
-function render(mounts: IMount[]): HTMLElement {
-  const context = {
-    model: { mounts },
-    trans: nullTranslator.load('jupyter_modelarts')
-  } as unknown as IPanelContext;
-  const section = new StorageSection(context);
-  section.update();
-  return section.node;
+function render(mount: IMount): { node: HTMLElement; unmounted: IMount[] } {
+  const unmounted: IMount[] = [];
+  const node = mountRow(mount, nullTranslator.load('jupyter_modelarts'), m =>
+    unmounted.push(m)
+  );
+  return { node, unmounted };
 }
 
-describe('StorageSection', () => {
+describe('mountRow', () => {
   it('should not repeat the path when the mount is where it says', () => {
-    const node = render([MOUNT]);
+    const { node } = render(MOUNT);
     expect(node.querySelector('.jp-ModelArts-mountTarget')!.textContent).toBe(
       '/data/d/'
     );
@@ -47,7 +53,7 @@ describe('StorageSection', () => {
 
   it('should show where a linked mount really is, with the full path as tooltip', () => {
     const local = '/root/project/data/d/';
-    const node = render([{ ...MOUNT, local_path: local }]);
+    const { node } = render({ ...MOUNT, local_path: local });
     const line = node.querySelector('.jp-ModelArts-mountLocal')!;
     expect(line.textContent).toBe(`on this machine: ${local}`);
     expect(line.getAttribute('title')).toBe(local);
@@ -55,9 +61,11 @@ describe('StorageSection', () => {
 
   it('should show a broken mount with its reason and an enabled Unmount', () => {
     const reason = '/data/d/ was deleted or moved away';
-    const node = render([
-      { ...MOUNT, status: 'BROKEN', failure_reason: reason }
-    ]);
+    const { node, unmounted } = render({
+      ...MOUNT,
+      status: 'BROKEN',
+      failure_reason: reason
+    });
     const badge = node.querySelector('.jp-ModelArts-badge')!;
     expect(badge.textContent).toBe('BROKEN');
     expect(badge.getAttribute('title')).toBe(
@@ -67,7 +75,17 @@ describe('StorageSection', () => {
     const unmount = node.querySelector<HTMLButtonElement>(
       '.jp-ModelArts-unmount'
     )!;
-    expect(unmount.textContent).toBe('Unmount');
+    expect(unmount.getAttribute('aria-label')).toBe('Unmount /data/d/');
     expect(unmount.disabled).toBe(false);
+    unmount.click();
+    expect(unmounted.map(m => m.id)).toEqual(['m1']);
+  });
+
+  it('should disable unmount while a mount is in progress', () => {
+    const { node } = render({ ...MOUNT, status: 'MOUNTING' });
+    expect(
+      node.querySelector<HTMLButtonElement>('.jp-ModelArts-unmount')!.disabled
+    ).toBe(true);
+    expect(node.querySelector('.jp-ModelArts-spinner')).not.toBeNull();
   });
 });

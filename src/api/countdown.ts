@@ -105,6 +105,21 @@ export class Countdown {
     return this._stopAt === null ? null : Math.max(0, this._stopAt - now);
   }
 
+  /**
+   * The user's thresholds (the settings), shared by every view of the countdown.
+   */
+  thresholds: Countdown.IThresholds = { ...Countdown.DEFAULT_THRESHOLDS };
+
+  /**
+   * The urgency now, with the user's thresholds.
+   *
+   * @param now The local time, epoch ms
+   * @returns The level
+   */
+  level(now: number = Date.now()): CountdownLevel {
+    return countdownLevel(this.remaining(now), this.thresholds);
+  }
+
   private _lease: ILease | null = null;
   private _stopAt: number | null = null;
 }

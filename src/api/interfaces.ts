@@ -11,7 +11,8 @@ import type {
   ILease,
   IMount,
   IMountRequest,
-  ITask
+  ITask,
+  JobPhase
 } from './tokens';
 
 /**
@@ -131,6 +132,11 @@ export interface IModelArtsModel {
    * The order of the job list; setting it reloads the first page.
    */
   jobsSort: IModelArtsModel.IJobsSort;
+
+  /**
+   * Only jobs in this phase ('' for all); setting it reloads the first page.
+   */
+  jobsPhase: JobPhase | '';
 
   /**
    * The error of each part whose last answer failed (its message), absent when it answered.

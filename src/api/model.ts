@@ -1,374 +1,759 @@
-import { Poll } from '@lumino/polling';
+import type { Event } from '@jupyterlab/services';
+import { IPoll, Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { Countdown } from './countdown';
+import { ILogGrowth, IModelArtsModel, ModelPart } from './interfaces';
 import { ModelArtsService } from './service';
 import {
   FINAL_PHASES,
   IImage,
   IInstance,
   IJob,
+  IJobSummary,
   ILease,
   IMount,
-  IMountRequest
+  IMountRequest,
+  ITask,
+  JobPhase
 } from './tokens';
+
+/**
+ * The schema ids of the events the server publishes on Jupyter's event bus.
+ */
+export namespace EventSchemas {
+  const base = 'https://jupyter-modelarts.github.io/events/';
+  /** `{lease}` */
+  export const lease = `${base}lease/v1`;
+  /** `{mount}`; status UNMOUNTED: gone. */
+  export const mount = `${base}mount/v1`;
+  /** `{image}` */
+  export const image = `${base}image/v1`;
+  /** `{action: changed | deleted, job, tasks}` */
+  export const job = `${base}job/v1`;
+  /** `{job_id, task, size}` */
+  export const log = `${base}log/v1`;
+  /** `{at}`, every 30 s. */
+  export const heartbeat = `${base}heartbeat/v1`;
+}
 
 /**
  * Whether a job has reached a final phase.
  *
- * @param job The job
+ * @param job The job or its summary
  * @returns True for Completed, Failed, Terminated and Abnormal
  */
-export function isFinal(job: IJob): boolean {
+export function isFinal(job: { phase: JobPhase }): boolean {
   return FINAL_PHASES.includes(job.phase);
 }
 
 /**
- * The one update stream of a browser tab: a single poller whose answers feed the sidebar,
- * the status bar and the notifications, so that more views cost no more server calls.
+ * The summary of a job (what `GET /jobs` lists and job events carry).
  *
- * It polls the lease, mounts, images and jobs every `pollInterval` seconds (every second
- * while a mount, an image or a job is in progress), stands by while the tab is hidden, and
- * ticks the auto-stop countdown locally every second between answers.
+ * @param job A whole job or a summary
+ * @returns The summary
  */
-export class ModelArtsModel {
+export function toSummary(job: IJob | IJobSummary): IJobSummary {
+  if (!('spec' in job)) {
+    return job;
+  }
+  return {
+    id: job.id,
+    name: job.name,
+    backend: job.backend,
+    phase: job.phase,
+    flavor: job.spec.flavor ?? '',
+    nodes: job.spec.nodes ?? job.tasks.length,
+    exit_code: job.exit_code,
+    message: (job.message ?? '').slice(0, 200),
+    created_at: job.created_at,
+    started_at: job.started_at,
+    ended_at: job.ended_at
+  };
+}
+
+/**
+ * Compare two jobs in a list order, as the server sorts them: by the key (names ignoring
+ * case; a job that never started has no duration and comes last either way), then by
+ * creation time and id in the same direction.
+ *
+ * @param sort The key and the order
+ * @param now The time running jobs' durations are counted to
+ * @returns A comparator
+ */
+export function jobComparator(
+  sort: IModelArtsModel.IJobsSort,
+  now: number = Date.now()
+): (a: IJobSummary, b: IJobSummary) => number {
+  const key = (j: IJobSummary): number | string | null => {
+    switch (sort.key) {
+      case 'name':
+        return j.name.toLowerCase();
+      case 'phase':
+        return j.phase;
+      case 'duration':
+        return j.started_at === null
+          ? null
+          : (j.ended_at ?? now) - j.started_at;
+      default:
+        return j.created_at;
+    }
+  };
+  const sign = sort.order === 'asc' ? 1 : -1;
+  const compare = (x: number | string, y: number | string) =>
+    x === y ? 0 : (x < y ? -1 : 1) * sign;
+  return (a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    if (ka === null || kb === null) {
+      if (ka !== kb) {
+        return ka === null ? 1 : -1;
+      }
+    } else if (ka !== kb) {
+      return compare(ka, kb);
+    }
+    return compare(a.created_at, b.created_at) || compare(a.id, b.id);
+  };
+}
+
+/**
+ * The one state of a browser tab (see `IModelArtsModel`).
+ *
+ * It loads every part once, then applies the events the server pushes. Heartbeats (every
+ * 30 s) tell it the stream is alive; after `staleAfter` ms without any message it polls every
+ * `pollInterval` seconds (standing by while the tab is hidden) until a message arrives, then
+ * refreshes once. It also refreshes when the tab comes back to the front.
+ */
+export class ModelArtsModel implements IModelArtsModel {
   /**
-   * Create the model; it starts polling at once.
+   * Create the model; it loads and listens at once unless `autoStart` is false.
    *
    * @param options The model options
    */
   constructor(options: ModelArtsModel.IOptions) {
     this.service = options.service;
+    this._events = options.events ?? null;
     this._interval = (options.pollInterval ?? 10) * 1000;
+    this._staleAfter = options.staleAfter ?? 75000;
+    this._gapAfter = options.gapAfter ?? 45000;
+    this._pageSize = options.pageSize ?? 50;
     this._poll = new Poll({
-      auto: options.autoStart ?? true,
-      factory: () => this._fetch(),
-      frequency: { interval: this._interval, backoff: true, max: 300000 },
-      name: 'jupyter-modelarts:model',
+      auto: false,
+      factory: () => this._pollOnce(),
+      frequency: this._frequency(),
+      name: 'jupyter-modelarts:fallback',
       standby: 'when-hidden'
     });
-    this._ticker = window.setInterval(() => this._tick.emit(), 1000);
+    if (options.autoStart ?? true) {
+      this.start();
+    }
   }
 
   /**
-   * The REST client.
+   * Start listening (and load every part). Idempotent.
    */
-  readonly service: ModelArtsService;
+  start(): void {
+    if (this._started) {
+      return;
+    }
+    this._started = true;
+    this._lastMessage = Date.now();
+    this._ticker = window.setInterval(() => this._onTick(), 1000);
+    document.addEventListener('visibilitychange', this);
+    if (this._events) {
+      this._events.stream.connect(this._onEvent, this);
+      void this.refresh();
+    } else {
+      this._live = false;
+      void this._poll.start();
+    }
+  }
 
-  /**
-   * The auto-stop countdown, resynchronised at every answer.
-   */
+  readonly service: ModelArtsService;
   readonly countdown = new Countdown();
 
-  /**
-   * Emitted when any server state changed (an answer arrived or an action was taken).
-   */
   get changed(): ISignal<this, void> {
     return this._changed;
   }
-
-  /**
-   * Emitted every second, for the countdown.
-   */
+  get partChanged(): ISignal<this, ModelPart> {
+    return this._partChanged;
+  }
+  get jobChanged(): ISignal<this, IJobSummary> {
+    return this._jobChanged;
+  }
+  get logGrew(): ISignal<this, ILogGrowth> {
+    return this._logGrew;
+  }
   get tick(): ISignal<this, void> {
     return this._tick;
   }
-
-  /**
-   * Emitted when a job reaches a final phase while it is watched.
-   */
-  get jobEnded(): ISignal<this, IJob> {
+  get jobEnded(): ISignal<this, IJobSummary> {
     return this._jobEnded;
   }
-
-  /**
-   * Emitted when an image save ends, ACTIVE or CREATE_FAILED.
-   */
   get imageEnded(): ISignal<this, IImage> {
     return this._imageEnded;
   }
-
-  /**
-   * Emitted when a mount or an unmount fails.
-   */
   get mountFailed(): ISignal<this, IMount> {
     return this._mountFailed;
   }
 
-  /**
-   * The instance, once known.
-   */
-  get instance(): IInstance | null {
-    return this._instance;
-  }
-
-  /**
-   * The mounts, in any state.
-   */
-  get mounts(): readonly IMount[] {
-    return this._mounts;
-  }
-
-  /**
-   * The saved images, newest first.
-   */
-  get images(): readonly IImage[] {
-    return this._images;
-  }
-
-  /**
-   * The jobs, newest first.
-   */
-  get jobs(): readonly IJob[] {
-    return this._jobs;
-  }
-
-  /**
-   * The error of the last poll, if it failed.
-   */
-  get error(): string | null {
-    return this._error;
-  }
-
-  /**
-   * Whether the first answer has arrived.
-   */
   get ready(): boolean {
     return this._ready;
   }
+  get live(): boolean {
+    return this._live;
+  }
+  get instance(): IInstance | null {
+    return this._instance;
+  }
+  get lease(): ILease | null {
+    return this._lease;
+  }
+  get mounts(): readonly IMount[] {
+    return this._mounts;
+  }
+  get images(): readonly IImage[] {
+    return this._images;
+  }
+  get jobs(): readonly IJobSummary[] {
+    if (!this._jobsList) {
+      this._jobsList = this._jobIds.map(id => this._summaries.get(id)!);
+    }
+    return this._jobsList;
+  }
+  get jobsTotal(): number {
+    return this._jobsTotal;
+  }
+
+  get jobsSort(): IModelArtsModel.IJobsSort {
+    return this._sort;
+  }
+  set jobsSort(sort: IModelArtsModel.IJobsSort) {
+    if (sort.key === this._sort.key && sort.order === this._sort.order) {
+      return;
+    }
+    this._sort = { key: sort.key, order: sort.order };
+    void this._loadJobs(true);
+  }
+
+  get jobsPhase(): JobPhase | '' {
+    return this._phase;
+  }
+  set jobsPhase(phase: JobPhase | '') {
+    if (phase === this._phase) {
+      return;
+    }
+    this._phase = phase;
+    void this._loadJobs(true);
+  }
 
   /**
-   * The regular poll interval, in seconds.
+   * Seconds between polls while the event stream is down.
    */
   get pollInterval(): number {
     return this._interval / 1000;
   }
   set pollInterval(seconds: number) {
     this._interval = Math.max(1, seconds) * 1000;
-    this._adjustFrequency();
+    this._poll.frequency = this._frequency();
   }
 
-  /**
-   * Ask for fresh state now.
-   *
-   * @returns A promise that settles after the answer
-   */
-  async refresh(): Promise<void> {
-    await this._poll.refresh();
-    await this._poll.tick;
+  error(part: ModelPart): string | null {
+    return this._errors.get(part) ?? null;
   }
 
-  /**
-   * Renew the auto-stop lease, counting from now.
-   *
-   * @param hours 1 to 72
-   * @returns The renewed lease
-   */
+  async loadMoreJobs(): Promise<void> {
+    if (this._jobIds.length < this._jobsTotal) {
+      await this._loadJobs(false);
+    }
+  }
+
+  jobSummary(id: string): IJobSummary | null {
+    return this._summaries.get(id) ?? null;
+  }
+
+  jobTasks(id: string): readonly ITask[] | null {
+    return this._tasks.get(id) ?? null;
+  }
+
+  async getJob(id: string): Promise<IJob> {
+    const job = await this.service.getJob(id);
+    this._followed.add(id);
+    this._applyJob(toSummary(job), job.tasks);
+    return job;
+  }
+
+  refresh(): Promise<void> {
+    if (!this._refreshing) {
+      this._refreshing = this._refreshAll().finally(() => {
+        this._refreshing = null;
+      });
+    }
+    return this._refreshing;
+  }
+
   async renew(hours: number): Promise<ILease> {
     const lease = await this.service.renewLease(Math.round(hours * 3600));
-    this.countdown.sync(lease);
-    this._changed.emit();
+    this._applyLease(lease, Date.now());
+    this._emit('lease');
     return lease;
   }
 
-  /**
-   * Start mounting an OBS folder.
-   *
-   * @param request The folder and the mount path
-   * @returns The mount, `MOUNTING`
-   */
   async mount(request: IMountRequest): Promise<IMount> {
     const mount = await this.service.createMount(request);
-    this._mounts = [...this._mounts.filter(m => m.id !== mount.id), mount];
-    this._changedLocally();
+    this._applyMount(mount);
+    this._emit('mounts');
     return mount;
   }
 
-  /**
-   * Start unmounting.
-   *
-   * @param id The mount id
-   */
   async unmount(id: string): Promise<void> {
-    const mount = await this.service.deleteMount(id);
-    this._mounts = this._mounts
-      .map(m => (m.id === id ? mount : m))
-      .filter(m => m.status !== 'UNMOUNTED');
-    this._changedLocally();
+    this._applyMount(await this.service.deleteMount(id));
+    this._emit('mounts');
   }
 
-  /**
-   * Record an image save just started, so that its progress is followed.
-   *
-   * @param image The image as the server accepted it
-   */
   addImage(image: IImage): void {
-    this._images = [image, ...this._images.filter(i => i.id !== image.id)];
-    this._changedLocally();
+    this._applyImage(image);
+    this._emit('images');
   }
 
-  /**
-   * Record a job just submitted or changed, so that it is followed.
-   *
-   * @param job The job as the server answered
-   */
-  updateJob(job: IJob): void {
-    const known = this._jobs.some(j => j.id === job.id);
-    this._jobs = known
-      ? this._jobs.map(j => (j.id === job.id ? job : j))
-      : [job, ...this._jobs];
-    this._diffJobs(this._watched, [job]);
-    this._changedLocally();
+  updateJob(job: IJob | IJobSummary): void {
+    this._applyJob(toSummary(job), 'tasks' in job ? job.tasks : undefined);
   }
 
-  /**
-   * Forget a deleted job.
-   *
-   * @param id The job id
-   */
   removeJob(id: string): void {
-    this._jobs = this._jobs.filter(j => j.id !== id);
-    this._watched.delete(id);
-    this._changedLocally();
+    this._deleteJob(id);
   }
 
   /**
-   * Stop polling and ticking.
+   * Handle `visibilitychange`: a tab brought to the front refreshes once.
+   *
+   * @param event The DOM event
+   */
+  handleEvent(event: Event): void {
+    if (event.type === 'visibilitychange' && !document.hidden) {
+      void this.refresh();
+    }
+  }
+
+  /**
+   * Whether the model is disposed.
+   */
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /**
+   * Stop listening, polling and ticking.
    */
   dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
     this._poll.dispose();
     window.clearInterval(this._ticker);
+    document.removeEventListener('visibilitychange', this);
+    this._events?.stream.disconnect(this._onEvent, this);
     Signal.clearData(this);
   }
 
-  private async _fetch(): Promise<void> {
-    try {
-      const [instance, lease, mounts, images, jobs] = await Promise.all([
-        this._instance && this._polls++ % 30 !== 0
-          ? Promise.resolve(this._instance)
-          : this.service.getInstance(),
-        this.service.getLease(),
-        this.service.listMounts(),
-        this.service.listImages(),
-        this.service.listJobs()
-      ]);
-      this._instance = instance;
-      this.countdown.sync(lease);
-      this._diffMounts(mounts);
-      this._diffImages(images);
-      this._diffJobs(this._watched, jobs);
-      this._mounts = mounts;
-      this._images = images;
-      this._jobs = jobs;
-      this._error = null;
-      this._ready = true;
-    } catch (error) {
-      this._error = ModelArtsService.errorMessage(error);
+  private _frequency(): IPoll.Frequency {
+    // Backs off while the server is unreachable, to five minutes (or the interval if longer).
+    return {
+      interval: this._interval,
+      backoff: true,
+      max: Math.max(300000, this._interval)
+    };
+  }
+
+  private _onTick(): void {
+    if (this._live && Date.now() - this._lastMessage > this._staleAfter) {
+      this._live = false;
+      void this._poll.start();
       this._changed.emit();
-      throw error;
     }
-    this._adjustFrequency();
-    this._changed.emit();
+    this._tick.emit();
   }
 
-  private _diffMounts(mounts: IMount[]): void {
-    const before = new Map(this._mounts.map(m => [m.id, m.status]));
-    for (const mount of mounts) {
-      const was = before.get(mount.id);
-      const failed =
-        mount.status === 'MOUNT_FAILED' || mount.status === 'UNMOUNT_FAILED';
-      if (failed && this._ready && was !== mount.status) {
-        this._mountFailed.emit(mount);
+  private _onEvent(_: unknown, emission: Event.Emission): void {
+    const data = emission as Record<string, any>;
+    let part: ModelPart | null = null;
+    const now = Date.now();
+    switch (emission.schema_id) {
+      case EventSchemas.heartbeat:
+        break;
+      case EventSchemas.lease:
+        part = 'lease';
+        this._applyLease(data.lease, now);
+        this._buffer('lease', () => this._applyLease(data.lease, now));
+        break;
+      case EventSchemas.mount:
+        part = 'mounts';
+        this._applyMount(data.mount);
+        this._buffer('mounts', () => this._applyMount(data.mount));
+        break;
+      case EventSchemas.image:
+        part = 'images';
+        this._applyImage(data.image);
+        this._buffer('images', () => this._applyImage(data.image));
+        break;
+      case EventSchemas.job: {
+        const apply = () =>
+          data.action === 'deleted'
+            ? this._deleteJob(data.job.id)
+            : this._applyJob(data.job, data.tasks);
+        apply();
+        this._buffer('jobs', apply);
+        break;
       }
+      case EventSchemas.log:
+        this._logGrew.emit({
+          job_id: data.job_id,
+          task: data.task,
+          size: data.size
+        });
+        break;
+      default:
+        return; // Another extension's event.
+    }
+    const silent = now - this._lastMessage;
+    this._lastMessage = now;
+    if (!this._live) {
+      // The stream is back: stop polling and catch up with what was missed.
+      this._live = true;
+      void this._poll.stop();
+      void this.refresh();
+      this._changed.emit();
+    } else if (silent > this._gapAfter) {
+      // A heartbeat went missing: the socket reconnected, and nothing is replayed.
+      void this.refresh();
+    }
+    if (part) {
+      this._emit(part);
     }
   }
 
-  private _diffImages(images: IImage[]): void {
-    const before = new Map(this._images.map(i => [i.id, i.status]));
-    for (const image of images) {
-      const was = before.get(image.id);
-      const ended =
-        image.status === 'ACTIVE' || image.status === 'CREATE_FAILED';
-      const wasRunning = was === 'INIT' || was === 'CREATING';
-      if (
-        ended &&
-        this._ready &&
-        (wasRunning || (!was && this._isNew(image)))
-      ) {
-        this._imageEnded.emit(image);
-      }
+  private async _refreshAll(): Promise<void> {
+    await Promise.all([
+      this._instance && !this._errors.has('instance')
+        ? Promise.resolve()
+        : this._load(
+            'instance',
+            () => this.service.getInstance(),
+            instance => {
+              this._instance = instance;
+            }
+          ),
+      this._load(
+        'lease',
+        () => this.service.getLease(),
+        (lease, at) => this._applyLease(lease, at)
+      ),
+      this._load(
+        'mounts',
+        () => this.service.listMounts(),
+        mounts => this._setMounts(mounts)
+      ),
+      this._load(
+        'images',
+        () => this.service.listImages(),
+        images => this._setImages(images)
+      ),
+      this._loadJobs(true)
+    ]);
+    if (!this._ready) {
+      this._ready = true;
+      this._changed.emit();
     }
   }
 
   /**
-   * Note jobs that reached a final phase: those seen running, and those submitted after this
-   * model started (a job from a notebook cell may start and end between two polls).
+   * One round of the fallback poll: every part, and the jobs views follow.
    */
-  private _diffJobs(watched: Set<string>, jobs: IJob[]): void {
-    for (const job of jobs) {
-      if (!isFinal(job)) {
-        watched.add(job.id);
-      } else if (
-        watched.has(job.id) ||
-        (this._ready &&
-          this._isNew(job) &&
-          !this._jobs.some(j => j.id === job.id))
-      ) {
-        watched.delete(job.id);
-        this._jobEnded.emit(job);
+  private async _pollOnce(): Promise<void> {
+    const followed = [...this._followed].filter(id => {
+      const job = this._summaries.get(id);
+      return job && !isFinal(job);
+    });
+    await Promise.all([
+      this.refresh(),
+      ...followed.map(id => this.getJob(id).catch(() => undefined))
+    ]);
+    if (this._errors.size >= 5) {
+      throw new Error(this._errors.get('lease') ?? 'unreachable');
+    }
+  }
+
+  /**
+   * Fetch one part; events of that part that arrive meanwhile are applied again after the
+   * answer, which may be older than them.
+   */
+  private async _load<T>(
+    part: ModelPart,
+    fetch: () => Promise<T>,
+    apply: (value: T, at: number) => void
+  ): Promise<void> {
+    const replay: (() => void)[] = [];
+    let buffers = this._replays.get(part);
+    if (!buffers) {
+      buffers = new Set();
+      this._replays.set(part, buffers);
+    }
+    buffers.add(replay);
+    try {
+      const value = await fetch();
+      apply(value, Date.now());
+      replay.forEach(f => f());
+      this._errors.delete(part);
+    } catch (error) {
+      this._errors.set(part, ModelArtsService.errorMessage(error));
+    } finally {
+      buffers.delete(replay);
+    }
+    this._emit(part);
+  }
+
+  private _buffer(part: ModelPart, apply: () => void): void {
+    for (const replay of this._replays.get(part) ?? []) {
+      replay.push(apply);
+    }
+  }
+
+  private _loadJobs(reset: boolean): Promise<void> {
+    const offset = reset ? 0 : this._jobIds.length;
+    const limit = reset
+      ? Math.min(500, Math.max(this._pageSize, this._jobIds.length))
+      : this._pageSize;
+    const sort = this._sort;
+    const phase = this._phase;
+    return this._load(
+      'jobs',
+      () =>
+        this.service.listJobs({
+          offset,
+          limit,
+          sort: sort.key,
+          order: sort.order,
+          phase
+        }),
+      page => {
+        if (sort !== this._sort || phase !== this._phase) {
+          return; // The order or the filter changed meanwhile.
+        }
+        const ids = reset ? [] : [...this._jobIds];
+        const seen = new Set(ids);
+        for (const job of page.jobs) {
+          this._noteJob(job);
+          this._summaries.set(job.id, job);
+          if (!seen.has(job.id)) {
+            seen.add(job.id);
+            ids.push(job.id);
+          }
+        }
+        this._jobIds = ids;
+        this._jobsTotal = Math.max(page.total, ids.length);
+      }
+    );
+  }
+
+  private _applyLease(lease: ILease, at: number): void {
+    this._lease = lease;
+    this.countdown.sync(lease, at);
+  }
+
+  private _applyMount(mount: IMount): void {
+    const before = this._mounts.find(m => m.id === mount.id);
+    this._noteMount(mount, before);
+    const others = this._mounts.filter(m => m.id !== mount.id);
+    this._mounts =
+      mount.status === 'UNMOUNTED'
+        ? others
+        : before
+          ? this._mounts.map(m => (m.id === mount.id ? mount : m))
+          : [...others, mount];
+  }
+
+  private _setMounts(mounts: IMount[]): void {
+    for (const mount of mounts) {
+      this._noteMount(
+        mount,
+        this._mounts.find(m => m.id === mount.id)
+      );
+    }
+    this._mounts = mounts.filter(m => m.status !== 'UNMOUNTED');
+  }
+
+  private _noteMount(mount: IMount, before: IMount | undefined): void {
+    const failed =
+      mount.status === 'MOUNT_FAILED' || mount.status === 'UNMOUNT_FAILED';
+    const key = `mount:${mount.id}:${mount.status}:${mount.updated_at}`;
+    if (
+      failed &&
+      this._ready &&
+      before?.status !== mount.status &&
+      !this._announced.has(key)
+    ) {
+      this._announced.add(key);
+      this._mountFailed.emit(mount);
+    }
+  }
+
+  private _applyImage(image: IImage): void {
+    this._noteImage(image);
+    this._images = [image, ...this._images.filter(i => i.id !== image.id)].sort(
+      (a, b) => b.created_at - a.created_at
+    );
+  }
+
+  private _setImages(images: IImage[]): void {
+    images.forEach(image => this._noteImage(image));
+    this._images = [...images].sort((a, b) => b.created_at - a.created_at);
+  }
+
+  private _noteImage(image: IImage): void {
+    const ended = image.status === 'ACTIVE' || image.status === 'CREATE_FAILED';
+    const key = `image:${image.id}`;
+    if (!ended) {
+      this._watched.add(key);
+      return;
+    }
+    const known = this._images.some(i => i.id === image.id);
+    if (
+      this._ready &&
+      !this._announced.has(key) &&
+      (this._watched.has(key) || (!known && this._isNew(image)))
+    ) {
+      this._announced.add(key);
+      this._imageEnded.emit(image);
+    }
+  }
+
+  /**
+   * Note a job that reached a final phase: announced once, if it was seen unfinished or
+   * submitted after this model started (a job from a cell may start and end unseen).
+   */
+  private _noteJob(job: IJobSummary): void {
+    if (!isFinal(job)) {
+      this._watched.add(job.id);
+      return;
+    }
+    const known = this._summaries.has(job.id);
+    if (
+      this._ready &&
+      !this._announced.has(job.id) &&
+      (this._watched.has(job.id) || (!known && this._isNew(job)))
+    ) {
+      this._announced.add(job.id);
+      this._jobEnded.emit(job);
+    }
+  }
+
+  /**
+   * Take a job's new summary (and tasks): update it where it is listed, insert a new one where
+   * the order puts it in the loaded range, drop one that left the phase filter.
+   */
+  private _applyJob(job: IJobSummary, tasks?: ITask[]): void {
+    const known = this._summaries.has(job.id);
+    this._noteJob(job);
+    this._summaries.set(job.id, job);
+    if (tasks) {
+      this._tasks.set(job.id, tasks);
+    }
+    const listed = this._jobIds.includes(job.id);
+    const matches = !this._phase || job.phase === this._phase;
+    if (listed && !matches) {
+      this._jobIds = this._jobIds.filter(id => id !== job.id);
+      this._jobsTotal = Math.max(0, this._jobsTotal - 1);
+    } else if (!listed && matches) {
+      const compare = jobComparator(this._sort);
+      const others = this._jobIds.map(id => this._summaries.get(id)!);
+      let index = others.findIndex(other => compare(job, other) < 0);
+      const allLoaded = this._jobIds.length >= this._jobsTotal;
+      if (index < 0 && allLoaded) {
+        index = others.length;
+      }
+      if (index >= 0) {
+        this._jobIds = [
+          ...this._jobIds.slice(0, index),
+          job.id,
+          ...this._jobIds.slice(index)
+        ];
+      }
+      if (index >= 0 || !known) {
+        this._jobsTotal += 1;
       }
     }
+    this._jobsList = null;
+    this._jobChanged.emit(job);
+    this._emit('jobs');
+  }
+
+  private _deleteJob(id: string): void {
+    const job = this._summaries.get(id);
+    if (this._jobIds.includes(id)) {
+      this._jobIds = this._jobIds.filter(j => j !== id);
+      this._jobsTotal = Math.max(0, this._jobsTotal - 1);
+    }
+    this._summaries.delete(id);
+    this._tasks.delete(id);
+    this._followed.delete(id);
+    this._watched.delete(id);
+    this._jobsList = null;
+    if (job) {
+      this._jobChanged.emit(job);
+    }
+    this._emit('jobs');
   }
 
   private _isNew(item: { created_at: number }): boolean {
     return item.created_at >= this._startedAt - 5000;
   }
 
-  private _busy(): boolean {
-    return (
-      this._mounts.some(
-        m => m.status === 'MOUNTING' || m.status === 'UNMOUNTING'
-      ) ||
-      this._images.some(i => i.status === 'INIT' || i.status === 'CREATING') ||
-      this._jobs.some(j => !isFinal(j))
-    );
-  }
-
-  private _adjustFrequency(): void {
-    const interval = this._busy()
-      ? Math.min(1000, this._interval)
-      : this._interval;
-    if (this._poll.frequency.interval !== interval) {
-      this._poll.frequency = { interval, backoff: true, max: 300000 };
+  private _emit(part: ModelPart): void {
+    if (part === 'jobs') {
+      this._jobsList = null;
     }
-  }
-
-  private _changedLocally(): void {
-    this._adjustFrequency();
+    this._partChanged.emit(part);
     this._changed.emit();
-    // Follow what was just started without waiting for the regular interval.
-    void this._poll.schedule({
-      interval: Math.min(1000, this._interval),
-      phase: 'refreshed'
-    });
   }
 
   private _changed = new Signal<this, void>(this);
+  private _partChanged = new Signal<this, ModelPart>(this);
+  private _jobChanged = new Signal<this, IJobSummary>(this);
+  private _logGrew = new Signal<this, ILogGrowth>(this);
   private _tick = new Signal<this, void>(this);
-  private _jobEnded = new Signal<this, IJob>(this);
+  private _jobEnded = new Signal<this, IJobSummary>(this);
   private _imageEnded = new Signal<this, IImage>(this);
   private _mountFailed = new Signal<this, IMount>(this);
+  private _events: Event.IManager | null;
   private _instance: IInstance | null = null;
+  private _lease: ILease | null = null;
   private _mounts: IMount[] = [];
   private _images: IImage[] = [];
-  private _jobs: IJob[] = [];
+  private _summaries = new Map<string, IJobSummary>();
+  private _tasks = new Map<string, ITask[]>();
+  private _jobIds: string[] = [];
+  private _jobsList: IJobSummary[] | null = null;
+  private _jobsTotal = 0;
+  private _sort: IModelArtsModel.IJobsSort = { key: 'created', order: 'desc' };
+  private _phase: JobPhase | '' = '';
+  private _followed = new Set<string>();
   private _watched = new Set<string>();
-  private _error: string | null = null;
+  private _announced = new Set<string>();
+  private _errors = new Map<ModelPart, string>();
+  private _replays = new Map<ModelPart, Set<(() => void)[]>>();
+  private _refreshing: Promise<void> | null = null;
   private _ready = false;
-  private _polls = 0;
+  private _live = true;
+  private _started = false;
+  private _disposed = false;
+  private _lastMessage = 0;
   private _interval: number;
+  private _staleAfter: number;
+  private _gapAfter: number;
+  private _pageSize: number;
   private _poll: Poll;
-  private _ticker: number;
+  private _ticker = 0;
   private _startedAt = Date.now();
 }
 
@@ -380,19 +765,22 @@ export namespace ModelArtsModel {
    * The options used to create a ModelArtsModel.
    */
   export interface IOptions {
-    /**
-     * The REST client.
-     */
+    /** The REST client. */
     service: ModelArtsService;
-
-    /**
-     * Seconds between polls while nothing is in progress (10 by default).
-     */
+    /** The server's event bus (`app.serviceManager.events`); without it the model polls. */
+    events?: Event.IManager | null;
+    /** Seconds between polls while the event stream is down (10 by default). */
     pollInterval?: number;
-
+    /** Milliseconds without any message after which the stream counts as down (75000). */
+    staleAfter?: number;
     /**
-     * Whether to start polling at once (true by default).
+     * Milliseconds of silence that mean messages were missed though the stream stayed up
+     * (45000: one and a half heartbeats); the next message brings a refresh.
      */
+    gapAfter?: number;
+    /** Jobs per page (50 by default). */
+    pageSize?: number;
+    /** Whether to load and listen at once (true by default; else call `start`). */
     autoStart?: boolean;
   }
 }

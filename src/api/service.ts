@@ -10,12 +10,13 @@ import {
   IInstance,
   IJob,
   IJobSpec,
+  IJobsPage,
+  IJobsQuery,
   ILease,
   ILogChunk,
   IMetrics,
   IMount,
-  IMountRequest,
-  JobPhase
+  IMountRequest
 } from './tokens';
 
 /**
@@ -158,14 +159,20 @@ export class ModelArtsService {
   }
 
   /**
-   * List the jobs, newest first.
+   * List one page of jobs, as summaries (no spec, no tasks).
    *
-   * @param phase Only jobs in this phase; all when absent
-   * @returns The jobs
+   * @param query Phase filter, offset, limit, sort key and order (newest first by default)
+   * @returns The page and the total
+   * @throws ResponseError 400 naming the field for a bad query value
    */
-  async listJobs(phase?: JobPhase | ''): Promise<IJob[]> {
-    const query = phase ? URLExt.objectToQueryString({ phase }) : '';
-    return (await this._get<{ jobs: IJob[] }>('jobs' + query)).jobs;
+  async listJobs(query: IJobsQuery = {}): Promise<IJobsPage> {
+    const params: Record<string, string | number> = {};
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined && value !== '') {
+        params[key] = value;
+      }
+    }
+    return this._get<IJobsPage>('jobs' + URLExt.objectToQueryString(params));
   }
 
   /**

@@ -1,200 +1,46 @@
-/**
- * A machine flavor (CPU/GPU size) the instance or a job runs on.
- */
-export interface IFlavor {
-  /** Flavor id, for example `local.cpu`. */
-  id: string;
-  /** Human-readable name. */
-  name: string;
-  /** Hardware kind: `CPU`, `GPU` or `NPU` (ModelArts' Ascend). */
-  type: string;
-  /** Number of CPU cores. */
-  cpu_count: number;
-  /** Memory in MiB. */
-  memory_mb: number;
-  /** Number of GPUs. */
-  gpu_count: number;
-  /** GPU model, or null without GPU. */
-  gpu_name: string | null;
-  /** Largest node count a job may use with this flavor. */
-  max_nodes: number;
-}
+import type { components, operations } from './schema';
 
-/**
- * The auto-stop lease of the notebook instance.
+/*
+ * The types of the REST contract, generated from openapi.yaml into schema.d.ts
+ * (`jlpm build:api`); these are their names in the frontend.
  */
-export interface ILease {
-  /** Whether auto-stop is on. */
-  enabled: boolean;
-  /** Lease kind, `TIMING` on ModelArts. */
-  type?: string;
-  /** Seconds from `renewed_at` to `stop_at` (the last renewal's length), when enabled. */
-  duration_s?: number | null;
-  /** Last renewal, epoch milliseconds. */
-  renewed_at?: number | null;
-  /** When the instance stops, epoch milliseconds. */
-  stop_at?: number | null;
-  /** Seconds left before the instance stops, computed when read. */
-  remaining_s?: number | null;
-}
+type Schemas = components['schemas'];
 
-/**
- * The notebook instance JupyterLab runs on (`GET /jupyter-modelarts/instance`).
- */
-export interface IInstance {
-  /** Backend name, for example `local`. */
-  backend: string;
-  /** Instance id. */
-  id: string;
-  /** Instance name. */
-  name: string;
-  /** Instance status, for example `RUNNING`. */
-  status: string;
-  /** The flavor the instance runs on. */
-  flavor: IFlavor;
-  /** The image the instance was started from, if known. */
-  image: string | null;
-  /** The auto-stop lease, if the backend has one. */
-  lease: ILease | null;
-}
+/** A machine flavor (CPU/GPU/NPU size) the instance or a job runs on. */
+export type IFlavor = Schemas['Flavor'];
 
-/**
- * The JSON body of an error answer from the server extension.
- */
-export interface IErrorBody {
-  /** Human-readable message. */
-  message: string;
-  /** Machine-readable reason. */
-  reason: string;
-  /** `ModelArts.<Kind>` or the upstream error code. */
-  code: string;
-  /** The request field at fault, if any. */
-  field?: string;
-}
+/** The auto-stop lease of the notebook instance. */
+export type ILease = Schemas['Lease'];
 
-/**
- * The state of a dynamic OBS mount. `BROKEN`: a mount whose folder was deleted or replaced
- * since it was mounted (local backend); it can still be unmounted.
- */
-export type MountStatus =
-  | 'MOUNTING'
-  | 'MOUNTED'
-  | 'MOUNT_FAILED'
-  | 'UNMOUNTING'
-  | 'UNMOUNT_FAILED'
-  | 'UNMOUNTED'
-  | 'BROKEN';
+/** The notebook instance JupyterLab runs on. */
+export type IInstance = Schemas['Instance'];
 
-/**
- * A request to mount an OBS folder under /data/.
- */
-export interface IMountRequest {
-  /** The OBS folder, `obs://bucket/path/`. */
-  uri: string;
-  /** Where it shows, `/data/<name>/`. */
-  mount_path: string;
-}
+/** The JSON body of an error answer from the server extension. */
+export type IErrorBody = Schemas['Error'];
 
-/**
- * A dynamic OBS mount.
- */
-export interface IMount extends IMountRequest {
-  /** Mount id. */
-  id: string;
-  /** Its state. */
-  status: MountStatus;
-  /** Where the mount really is on the server's machine; differs from `mount_path` when the
-   * local backend links it under its data root. */
-  local_path: string;
-  /** Storage kind, `OBS`. */
-  category: string;
-  /** Why it is *_FAILED or BROKEN. */
-  failure_reason: string | null;
-  /** Creation time, epoch ms. */
-  created_at: number;
-  /** Last change, epoch ms. */
-  updated_at: number;
-}
+/** The state of a dynamic OBS mount. */
+export type MountStatus = Schemas['MountStatus'];
 
-/**
- * The state of an image save.
- */
-export type ImageStatus = 'INIT' | 'CREATING' | 'ACTIVE' | 'CREATE_FAILED';
+/** A request to mount an OBS folder under /data/. */
+export type IMountRequest = Schemas['MountRequest'];
 
-/**
- * A request to save the instance as an image.
- */
-export interface IImageRequest {
-  /** Lowercase image name. */
-  name: string;
-  /** Image tag, `latest` by default. */
-  tag?: string;
-  /** SWR organisation; the server's default when absent. */
-  namespace?: string | null;
-  /** Free text. */
-  description?: string;
-}
+/** A dynamic OBS mount. */
+export type IMount = Schemas['Mount'];
 
-/**
- * An image saved from the instance, with the progress of writing it.
- */
-export interface IImage {
-  /** Image id. */
-  id: string;
-  /** Image name. */
-  name: string;
-  /** Image tag. */
-  tag: string;
-  /** SWR organisation. */
-  namespace: string;
-  /** Its state. */
-  status: ImageStatus;
-  /** Free text. */
-  description: string;
-  /** What is happening, the failure reason, or the manifest digest. */
-  status_message: string;
-  /** Bytes written so far. */
-  bytes_done: number;
-  /** Bytes to write. */
-  bytes_total: number;
-  /** Size of the finished image. */
-  size_bytes: number | null;
-  /** Where the image lives. */
-  location: string | null;
-  /** Creation time, epoch ms. */
-  created_at: number;
-  /** Last change, epoch ms. */
-  updated_at: number;
-}
+/** The state of an image save. */
+export type ImageStatus = Schemas['ImageStatus'];
 
-/**
- * A runtime a job's code runs in.
- */
-export interface IEngine {
-  /** Engine id. */
-  id: string;
-  /** Engine name (on the local backend, the kernelspec's display name). */
-  name: string;
-  /** Engine version. */
-  version: string;
-  /** Container image, if any. */
-  image: string | null;
-  /** The Python it runs (local backend), if known. */
-  interpreter: string | null;
-}
+/** A request to save the instance as an image. */
+export type IImageRequest = Schemas['ImageRequest'];
 
-/**
- * The phase of a job or a task.
- */
-export type JobPhase =
-  | 'Creating'
-  | 'Pending'
-  | 'Running'
-  | 'Completed'
-  | 'Failed'
-  | 'Terminating'
-  | 'Terminated'
-  | 'Abnormal';
+/** An image saved from the instance, with the progress of writing it. */
+export type IImage = Schemas['ImageSnapshot'];
+
+/** A runtime a job's code runs in. */
+export type IEngine = Schemas['Engine'];
+
+/** The phase of a job or a task. */
+export type JobPhase = Schemas['JobPhase'];
 
 /**
  * Every job phase, in lifecycle order.
@@ -220,137 +66,35 @@ export const FINAL_PHASES: readonly JobPhase[] = [
   'Abnormal'
 ];
 
-/**
- * What to run, as submitted to `POST /jobs`.
- */
-export interface IJobSpec {
-  /** Job name, `[A-Za-z0-9_-]{1,64}`. */
-  name: string;
-  /** Source text of the boot file. */
-  code?: string | null;
-  /** Folder to snapshot, relative to the server root. */
-  code_dir?: string | null;
-  /** The file to run, relative to `code_dir`. */
-  boot_file?: string | null;
-  /** A command run instead of a boot file. */
-  command?: string | string[] | null;
-  /** Passed as `--name=value`. */
-  parameters?: Record<string, string> | null;
-  /** Name → OBS folder to read. */
-  inputs?: Record<string, string> | null;
-  /** Name → OBS folder written at the end. */
-  outputs?: Record<string, string> | null;
-  /** Environment variables. */
-  env?: Record<string, string> | null;
-  /** Node count, 1 to 16. */
-  nodes?: number;
-  /** A flavor id from `GET /flavors`. */
-  flavor?: string | null;
-  /** An engine id from `GET /engines`. */
-  engine?: string | null;
-  /** A custom image. */
-  image?: string | null;
-  /** Free text. */
-  description?: string | null;
-}
+/** What to run, as submitted to `POST /jobs`. */
+export type IJobSpec = Schemas['JobSpec'];
 
-/**
- * One worker of a job.
- */
-export interface ITask {
-  /** `worker-<n>`. */
-  name: string;
-  /** Its phase. */
-  phase: JobPhase;
-  /** Exit code once ended. */
-  exit_code: number | null;
-  /** Start time, epoch ms. */
-  started_at: number | null;
-  /** End time, epoch ms. */
-  ended_at: number | null;
-}
+/** One worker of a job. */
+export type ITask = Schemas['Task'];
 
-/**
- * A training job.
- */
-export interface IJob {
-  /** Job id. */
-  id: string;
-  /** Job name. */
-  name: string;
-  /** The backend that runs it. */
-  backend: string;
-  /** Its phase. */
-  phase: JobPhase;
-  /** The spec as the server keeps it. */
-  spec: Required<IJobSpec>;
-  /** Its workers. */
-  tasks: ITask[];
-  /** Exit code once ended. */
-  exit_code: number | null;
-  /** Why it failed, if it did. */
-  message: string;
-  /** Submission time, epoch ms. */
-  created_at: number;
-  /** Start time, epoch ms. */
-  started_at: number | null;
-  /** End time, epoch ms. */
-  ended_at: number | null;
-}
+/** A training job. */
+export type IJob = Schemas['Job'];
 
-/**
- * A job as `GET /jobs` lists it and the job event carries it: no spec, no tasks.
- */
-export interface IJobSummary extends Omit<IJob, 'spec' | 'tasks' | 'message'> {
-  /** The flavor it runs on. */
-  flavor: string;
-  /** How many workers. */
-  nodes: number;
-  /** Why it failed, at most 200 characters (the whole message is in `IJob`). */
-  message: string;
-}
+/** A chunk of one task's log (the JSON log route). */
+export type ILogChunk = Schemas['LogChunk'];
 
-/**
- * A chunk of one task's log.
- */
-export interface ILogChunk {
-  /** The task. */
-  task: string;
-  /** Where this chunk starts. */
-  offset: number;
-  /** Where to read next. */
-  next_offset: number;
-  /** The log's size now. */
-  size: number;
-  /** The text. */
-  content: string;
-  /** Whether the task has ended and nothing is left. */
-  complete: boolean;
-}
+/** One metric series of one task. */
+export type IMetricSeries = Schemas['MetricSeries'];
 
-/**
- * One metric series of one task.
- */
-export interface IMetricSeries {
-  /** The task. */
-  task: string;
-  /**
-   * As ModelArts names them: `cpuUsage`, `memUsage` (every task), `gpuUtil`,
-   * `gpuMemUsage`, `npuUtil` or `npuMemUsage` (where the task has data).
-   */
-  metric: string;
-  /** The unit: `%` (of the CPUs, memory or accelerators the task has). */
-  unit: string;
-  /** `[epoch ms, value]` pairs, oldest first. */
-  points: [number, number][];
-}
+/** The resource metrics of a job. */
+export type IMetrics = Schemas['Metrics'];
 
-/**
- * The resource metrics of a job.
- */
-export interface IMetrics {
-  /** The job. */
-  job_id: string;
-  /** One series per task and metric. */
-  series: IMetricSeries[];
-}
+/** A job as `GET /jobs` lists it and the job event carries it: no spec, no tasks. */
+export type IJobSummary = Schemas['JobSummary'];
+
+/** A page request of `GET /jobs`. */
+export type IJobsQuery = NonNullable<
+  operations['listJobs']['parameters']['query']
+>;
+
+/** The order of `GET /jobs`. */
+export type JobSortKey = NonNullable<IJobsQuery['sort']>;
+
+/** A page of `GET /jobs`. */
+export type IJobsPage =
+  operations['listJobs']['responses'][200]['content']['application/json'];

@@ -1,23 +1,11 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 
-/**
- * The OBS folder pattern of the REST contract (`ObsFolderUri`).
- */
-const OBS_FOLDER =
-  // eslint-disable-next-line no-control-regex
-  /^obs:\/\/(?![^/]*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/(?:(?!\.\.?\/)[^/\x00-\x1f\\]+\/)+\/*$/;
+import { LIMITS } from './patterns';
 
-/**
- * The mount path pattern of the REST contract (`MountPath`).
- */
-// eslint-disable-next-line no-control-regex
-const MOUNT_PATH = /^\/data\/(?:(?!\.\.?\/)[^/\x00-\x1f\\]+\/)+\/*$/;
-
-const IMAGE_NAME = /^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/;
-const IMAGE_TAG = /^[A-Za-z0-9._-]+$/;
-const IMAGE_NAMESPACE = /^(?:[a-z][A-Za-z0-9._-]*)?$/;
-const JOB_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-const PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+const OBS_FOLDER = LIMITS.ObsFolderUri;
+const MOUNT_PATH = LIMITS.MountPath;
+const IMAGE = LIMITS.ImageRequest.properties;
+const JOB = LIMITS.JobSpec.properties;
 
 /**
  * Check an OBS folder URI as typed.
@@ -36,8 +24,8 @@ export function checkObsUri(
   if (!uri.startsWith('obs://')) {
     return trans.__('Must start with obs://');
   }
-  if (uri.length > 256) {
-    return trans.__('At most 256 characters');
+  if (uri.length > OBS_FOLDER.maxLength) {
+    return trans.__('At most %1 characters', OBS_FOLDER.maxLength);
   }
   const rest = uri.slice('obs://'.length);
   const bucket = rest.split('/')[0];
@@ -53,7 +41,7 @@ export function checkObsUri(
   if (!uri.endsWith('/')) {
     return trans.__('A folder ends with /');
   }
-  if (!OBS_FOLDER.test(uri)) {
+  if (!OBS_FOLDER.pattern.test(uri)) {
     return trans.__(
       'No empty, . or .. segments, backslashes or control characters'
     );
@@ -78,13 +66,13 @@ export function checkMountPath(
   if (!path.startsWith('/data/') || path === '/data/') {
     return trans.__('Must be a folder under /data/');
   }
-  if (path.length > 256) {
-    return trans.__('At most 256 characters');
+  if (path.length > MOUNT_PATH.maxLength) {
+    return trans.__('At most %1 characters', MOUNT_PATH.maxLength);
   }
   if (!path.endsWith('/')) {
     return trans.__('A folder ends with /');
   }
-  if (!MOUNT_PATH.test(path)) {
+  if (!MOUNT_PATH.pattern.test(path)) {
     return trans.__(
       'No empty, . or .. segments, backslashes or control characters'
     );
@@ -120,15 +108,25 @@ export function checkImage(
   const problems: Record<string, string> = {};
   if (!values.name) {
     problems.name = trans.__('Enter a name');
-  } else if (values.name.length > 128 || !IMAGE_NAME.test(values.name)) {
+  } else if (
+    values.name.length > IMAGE.name.maxLength ||
+    !IMAGE.name.pattern.test(values.name)
+  ) {
     problems.name = trans.__(
       'Lowercase letters, digits, -, _ or ., starting and ending with a letter or digit'
     );
   }
-  if (values.tag && (values.tag.length > 64 || !IMAGE_TAG.test(values.tag))) {
+  if (
+    values.tag &&
+    (values.tag.length > IMAGE.tag.maxLength ||
+      !IMAGE.tag.pattern.test(values.tag))
+  ) {
     problems.tag = trans.__('Letters, digits, -, _ or .');
   }
-  if (values.namespace.length > 64 || !IMAGE_NAMESPACE.test(values.namespace)) {
+  if (
+    values.namespace.length > IMAGE.namespace.maxLength ||
+    !IMAGE.namespace.pattern.test(values.namespace)
+  ) {
     problems.namespace = trans.__(
       'Starts with a lowercase letter; letters, digits, -, _ or .'
     );
@@ -147,7 +145,9 @@ export function checkJobName(
   name: string,
   trans: TranslationBundle
 ): string | null {
-  return JOB_NAME.test(name) ? null : trans.__('1-64 letters, digits, - or _');
+  return JOB.name.pattern.test(name)
+    ? null
+    : trans.__('1-64 letters, digits, - or _');
 }
 
 /**
@@ -169,7 +169,7 @@ export function parseParameters(
     }
     const eq = line.indexOf('=');
     const name = (eq < 0 ? line : line.slice(0, eq)).replace(/^--/, '').trim();
-    if (eq < 0 || !PARAMETER_NAME.test(name)) {
+    if (eq < 0 || !JOB.parameters.propertyNames.pattern.test(name)) {
       return {
         error: trans.__('Write one name=value per line: %1', line)
       };

@@ -1,44 +1,109 @@
-import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
 
-import { MODULE_NAME } from './module';
-
-// The registered version must satisfy the Python widgets' `^<version>`.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { version: MODULE_VERSION } = require('../../package.json');
+import { IModelArtsModel } from '../api/interfaces';
+import type { IOutputContext, OutputView } from './views';
 
 /**
- * Registers the views of the kernel-side widgets (`%ma_lease`) with ipywidgets.
+ * The MIME types of the cell outputs of the magics (`%%ma_train`, `%ma_lease`, `%ma_image`).
  */
-export const widgetsPlugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyter-modelarts:widgets',
-  description: 'Views of the jupyter_modelarts kernel widgets.',
-  autoStart: true,
-  // Optional so that a host without the ipywidgets manager still activates everything else.
-  optional: [IJupyterWidgetRegistry, ITranslator],
-  activate: (
-    app: JupyterFrontEnd,
-    registry: IJupyterWidgetRegistry | null,
-    translator: ITranslator | null
-  ): void => {
-    if (!registry) {
+export namespace OutputMimeTypes {
+  /** `{job_id}` */
+  export const job = 'application/vnd.jupyter-modelarts.job+json';
+  /** `{}` */
+  export const lease = 'application/vnd.jupyter-modelarts.lease+json';
+  /** `{image_id}` */
+  export const image = 'application/vnd.jupyter-modelarts.image+json';
+}
+
+/**
+ * Before the ipywidgets view of the same bundle, which the widget manager registers at -10
+ * (the bundle carries one for frontends without this extension).
+ */
+export const OUTPUT_RANK = -20;
+
+/**
+ * A cell output of the magics, drawn from the shared model; the view's code loads with the
+ * first output.
+ */
+class ModelArtsOutput extends Widget implements IRenderMime.IRenderer {
+  constructor(
+    private _options: IRenderMime.IRendererOptions,
+    private _context: IOutputContext
+  ) {
+    super();
+    this.addClass('jp-ModelArts-output');
+  }
+
+  async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    const data = (model.data[this._options.mimeType] ?? {}) as Record<
+      string,
+      unknown
+    >;
+    // The kernel redraws its displays (update_display) as the job goes; the view is live.
+    const key = JSON.stringify(data);
+    if (this._view && key === this._key) {
       return;
     }
-    const trans = (translator ?? nullTranslator).load('jupyter_modelarts');
-    // The view code loads when a notebook first shows a countdown.
-    registry.registerWidget({
-      name: MODULE_NAME,
-      version: MODULE_VERSION,
-      exports: async () => {
-        const { LeaseCountdownModel, LeaseCountdownView } =
-          await import('./countdown');
-        LeaseCountdownView.configure(app.serviceManager.serverSettings, trans);
-        return { LeaseCountdownModel, LeaseCountdownView };
-      }
-    });
+    this._key = key;
+    const { createView } = await import('../lazy');
+    if (this.isDisposed) {
+      return;
+    }
+    this._view?.dispose();
+    this._view = createView(this._options.mimeType, data, this._context);
+    this.node.replaceChildren(this._view.node);
+    this._view.attach(this);
+  }
+
+  dispose(): void {
+    this._view?.dispose();
+    super.dispose();
+  }
+
+  private _view: OutputView | null = null;
+  private _key = '';
+}
+
+/**
+ * Draws the magics' cell outputs (job, lease, image) live from the shared model, in JupyterLab
+ * and Notebook 7.
+ */
+export const outputsPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-modelarts:outputs',
+  description: 'Live cell outputs of the jupyter_modelarts magics.',
+  autoStart: true,
+  requires: [IModelArtsModel, IRenderMimeRegistry],
+  optional: [ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    model: IModelArtsModel,
+    rendermime: IRenderMimeRegistry,
+    translator: ITranslator | null
+  ): void => {
+    const context: IOutputContext = {
+      model,
+      commands: app.commands,
+      trans: (translator ?? nullTranslator).load('jupyter_modelarts')
+    };
+    rendermime.addFactory(
+      {
+        safe: true,
+        mimeTypes: [
+          OutputMimeTypes.job,
+          OutputMimeTypes.lease,
+          OutputMimeTypes.image
+        ],
+        defaultRank: OUTPUT_RANK,
+        createRenderer: options => new ModelArtsOutput(options, context)
+      },
+      OUTPUT_RANK
+    );
   }
 };

@@ -1,27 +1,77 @@
-import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
+import {
+  caretDownIcon,
+  deleteIcon,
+  downloadIcon,
+  LabIcon,
+  refreshIcon,
+  searchIcon,
+  stopIcon,
+  Toolbar,
+  ToolbarButton
+} from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import { Poll } from '@lumino/polling';
 import { Signal } from '@lumino/signaling';
-import { Widget } from '@lumino/widgets';
+import { PanelLayout, Widget } from '@lumino/widgets';
 
-import { lineChart } from './chart';
-import { button, formatDuration, formatTime, h } from '../ui/dom';
-import { modelartsIcon } from '../ui/icons';
-import { isFinal, ModelArtsModel } from '../api/model';
+import { ILogGrowth, IModelArtsModel } from '../api/interfaces';
 import { ModelArtsService } from '../api/service';
-import { IJob } from '../api/tokens';
+import { FINAL_PHASES, IJob, IJobSummary, IMetrics } from '../api/tokens';
+import { formatDuration, formatTime, h } from '../ui/dom';
+import { modelartsIcon } from '../ui/icons';
+import { emptyChart, lineChart } from './chart';
+import { LogView } from './log';
 
 /**
- * Most log characters kept on screen; older text is dropped (Download gets it all).
+ * Wrap long lines (Material's "wrap text", as Lab's own icons are drawn).
  */
-const MAX_LOG_CHARS = 2000000;
+const wrapIcon = new LabIcon({
+  name: 'jupyter-modelarts:wrap',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24"><path class="jp-icon3" fill="#616161" d="M4 19h6v-2H4v2zM20 5H4v2h16V5zm-3 6H4v2h13.25c1.1 0 2 .9 2 2s-.9 2-2 2H15v-2l-3 3 3 3v-2h2c2.21 0 4-1.79 4-4s-1.79-4-4-4z"/></svg>'
+});
 
 /**
- * The view of one job: its state, per-task log streaming (follow / pause, jump to end,
- * download), a metrics chart, stop and delete.
+ * How often the metrics of a running job are read while the view is seen.
+ */
+const METRICS_INTERVAL = 10000;
+
+/**
+ * How often the log is read while the event stream is down (pushed growth is missing then).
+ */
+const FALLBACK_INTERVAL = 2000;
+
+function isFinal(job: { phase: string } | null): boolean {
+  return !!job && (FINAL_PHASES as readonly string[]).includes(job.phase);
+}
+
+function summaryOf(job: IJob): IJobSummary {
+  return {
+    id: job.id,
+    name: job.name,
+    backend: job.backend,
+    phase: job.phase,
+    flavor: job.spec.flavor ?? '',
+    nodes: job.spec.nodes,
+    exit_code: job.exit_code,
+    message: job.message,
+    created_at: job.created_at,
+    started_at: job.started_at,
+    ended_at: job.ended_at
+  };
+}
+
+/**
+ * The view of one job: its phase and facts, a toolbar (task picker when there are several
+ * tasks, stop, delete, search, wrap, end, reload, download), the log of one task drawn like
+ * notebook output, and its resource charts.
  *
- * The job's state comes from the shared model; only the log and metrics of the task on
- * screen are fetched here, and only while the view is visible.
+ * The job's state comes from the shared model (pushed). The view reads only the log of the task
+ * on screen (when it grows) and the metrics of a running job (every 10 s while seen). Closing it
+ * disposes it: no poll, request or connection is left, and opening the job again makes a new
+ * view.
  */
 export class JobView extends Widget {
   /**
@@ -41,70 +91,133 @@ export class JobView extends Widget {
     this.title.closable = true;
     this.title.label = options.jobId;
 
-    this._header = h('div', { class: 'jp-ModelArts-jobHeader' });
-    this._task = h('select', {
-      class: 'jp-mod-styled jp-ModelArts-task',
+    const layout = (this.layout = new PanelLayout());
+    this._header = new Widget({ node: h('div') });
+    this._header.addClass('jp-ModelArts-jobHeader');
+    this._select = h('select', {
+      class: 'jp-ModelArts-task',
       'aria-label': trans.__('Task'),
-      onchange: () => this._switchTask()
-    });
-    this._follow = button(
-      trans.__('Pause'),
-      () => this._toggleFollow(),
-      'plain',
-      {
-        class: 'jp-Button jp-mod-styled jp-mod-reject jp-ModelArts-follow',
-        'aria-pressed': 'true'
+      title: trans.__('Task'),
+      onchange: () => {
+        this._log.setTask(this._select.value);
+        this._renderCharts();
       }
-    );
-    this._stop = button(trans.__('Stop'), () => void this._stopJob(), 'warn', {
-      class: 'jp-Button jp-mod-styled jp-mod-warn jp-ModelArts-stop'
     });
-    this._delete = button(
-      trans.__('Delete'),
-      () => void this._deleteJob(),
-      'warn',
-      {
-        class: 'jp-Button jp-mod-styled jp-mod-warn jp-ModelArts-delete'
+    this._picker = new Widget({ node: this._select });
+    this._picker.hide();
+    this._stop = new ToolbarButton({
+      icon: stopIcon,
+      tooltip: trans.__('Stop the job'),
+      className: 'jp-ModelArts-stop',
+      onClick: () => void this._stopJob()
+    });
+    this._delete = new ToolbarButton({
+      icon: deleteIcon,
+      tooltip: trans.__('Delete the job, its logs and code snapshot'),
+      className: 'jp-ModelArts-delete',
+      onClick: () => void this._deleteJob()
+    });
+    this._searchButton = new ToolbarButton({
+      icon: searchIcon,
+      tooltip: trans.__('Search the log'),
+      className: 'jp-ModelArts-search',
+      onClick: () => {
+        if (this._log.searching) {
+          this._log.closeSearch();
+        } else {
+          this._log.openSearch();
+        }
       }
-    );
-    this._status = h('span', {
-      class: 'jp-ModelArts-sub',
-      'aria-live': 'polite'
     });
-    const toolbar = h(
-      'div',
-      { class: 'jp-ModelArts-row jp-ModelArts-logToolbar' },
-      this._task,
-      this._follow,
-      button(trans.__('Jump to end'), () => void this._jumpToEnd(), 'plain', {
-        class: 'jp-Button jp-mod-styled jp-mod-reject jp-ModelArts-jump'
-      }),
-      button(trans.__('Download'), () => void this._download(), 'plain', {
-        class: 'jp-Button jp-mod-styled jp-mod-reject jp-ModelArts-download'
-      }),
-      this._stop,
-      this._delete,
-      this._status
-    );
-    this._log = h('pre', {
-      class: 'jp-ModelArts-log',
-      tabindex: 0,
-      'aria-label': trans.__('Log'),
-      onscroll: () => this._onScroll()
+    this._wrapButton = new ToolbarButton({
+      icon: wrapIcon,
+      tooltip: trans.__('Wrap long lines'),
+      className: 'jp-ModelArts-wrap',
+      onClick: () => {
+        this._log.wrap = !this._log.wrap;
+        this._wrapButton.pressed = this._log.wrap;
+      }
     });
-    this._charts = h('div', { class: 'jp-ModelArts-charts' });
-    this.node.append(this._header, toolbar, this._log, this._charts);
+    const toolbar = new Toolbar();
+    toolbar.addClass('jp-ModelArts-jobToolbar');
+    toolbar.addItem('task', this._picker);
+    toolbar.addItem('stop', this._stop);
+    toolbar.addItem('delete', this._delete);
+    toolbar.addItem('spacer', Toolbar.createSpacerItem());
+    toolbar.addItem('search', this._searchButton);
+    toolbar.addItem('wrap', this._wrapButton);
+    toolbar.addItem(
+      'end',
+      new ToolbarButton({
+        icon: caretDownIcon,
+        tooltip: trans.__('Scroll to the end and follow'),
+        className: 'jp-ModelArts-end',
+        onClick: () => this._log.scrollToEnd()
+      })
+    );
+    toolbar.addItem(
+      'reload',
+      new ToolbarButton({
+        icon: refreshIcon,
+        tooltip: trans.__('Reload the log and the metrics'),
+        className: 'jp-ModelArts-reload',
+        onClick: () => {
+          void this._log.reload();
+          void this._fetchMetrics();
+        }
+      })
+    );
+    toolbar.addItem(
+      'download',
+      new ToolbarButton({
+        icon: downloadIcon,
+        tooltip: trans.__('Download the whole log'),
+        className: 'jp-ModelArts-download',
+        onClick: () =>
+          void this._log.download(
+            `${this._summary?.name ?? this.jobId}-${this._log.task}.log`
+          )
+      })
+    );
+    this._log = new LogView({
+      serverSettings: this._model.service.serverSettings,
+      jobId: this.jobId,
+      trans
+    });
+    this._log.searchToggled.connect(
+      (_, open) => (this._searchButton.pressed = open),
+      this
+    );
+    this._charts = new Widget({ node: h('div') });
+    this._charts.addClass('jp-ModelArts-charts');
+    layout.addWidget(this._header);
+    layout.addWidget(toolbar);
+    layout.addWidget(this._log);
+    layout.addWidget(this._charts);
+    this.node.addEventListener('keydown', this);
 
-    this._poll = new Poll({
+    this._metricsPoll = new Poll({
       auto: false,
-      factory: () => this._fetch(),
-      frequency: { interval: 1000, backoff: true, max: 30000 },
-      name: `jupyter-modelarts:logs:${options.jobId}`,
-      standby: () => (this.isVisible && this._following ? 'when-hidden' : true)
+      factory: () => this._fetchMetrics(),
+      frequency: { interval: METRICS_INTERVAL, backoff: true, max: 60000 },
+      name: `jupyter-modelarts:metrics:${options.jobId}`,
+      standby: 'when-hidden'
     });
-    this._model.changed.connect(this._render, this);
+    this._logPoll = new Poll({
+      auto: false,
+      factory: async () => this._log.catchUp(),
+      frequency: { interval: FALLBACK_INTERVAL, backoff: false },
+      name: `jupyter-modelarts:log:${options.jobId}`,
+      standby: 'when-hidden'
+    });
+
+    this._model.jobChanged.connect(this._onJobChanged, this);
+    this._model.logGrew.connect(this._onLogGrew, this);
+    this._model.tick.connect(this._onTick, this);
+    this._model.changed.connect(this._syncPolls, this);
+    this._summary = this._model.jobSummary(this.jobId);
     this._render();
-    void this._poll.start();
+    void this._load();
   }
 
   /**
@@ -115,66 +228,183 @@ export class JobView extends Widget {
   /**
    * The job as last reported, if known.
    */
-  get job(): IJob | null {
-    return this._model.jobs.find(j => j.id === this.jobId) ?? this._job;
+  get job(): IJobSummary | null {
+    return this._summary;
   }
 
   /**
-   * Stop streaming and disconnect from the model.
+   * Handle the view's key presses: Ctrl/Cmd+F searches the log.
+   */
+  handleEvent(event: Event): void {
+    const key = event as KeyboardEvent;
+    if (
+      key.type === 'keydown' &&
+      (key.ctrlKey || key.metaKey) &&
+      key.key.toLowerCase() === 'f'
+    ) {
+      key.preventDefault();
+      key.stopPropagation();
+      this._log.openSearch();
+    }
+  }
+
+  /**
+   * Stop every poll and read, and disconnect from the model.
    */
   dispose(): void {
-    this._poll.dispose();
-    Signal.disconnectReceiver(this);
+    if (this.isDisposed) {
+      return;
+    }
+    this.node.removeEventListener('keydown', this);
+    this._metricsPoll.dispose();
+    this._logPoll.dispose();
+    Signal.clearData(this);
     super.dispose();
   }
 
-  protected onAfterShow(): void {
-    void this._poll.refresh();
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._syncPolls();
+    if (this._metricsStale) {
+      void this._fetchMetrics();
+    }
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this._syncPolls();
+  }
+
+  protected onCloseRequest(msg: Message): void {
+    super.onCloseRequest(msg);
+    this.dispose();
+  }
+
+  private async _load(): Promise<void> {
+    try {
+      const job = await this._model.getJob(this.jobId);
+      if (this.isDisposed) {
+        return;
+      }
+      this._job = job;
+      // A summary from the model is as new as this answer or newer.
+      this._summary ??= summaryOf(job);
+      this._error = '';
+    } catch (error) {
+      if (this.isDisposed) {
+        return;
+      }
+      this._error = ModelArtsService.errorMessage(error);
+    }
+    this._render();
+    if (isFinal(this._summary)) {
+      // A running job's metrics come with the poll `_render` started.
+      void this._fetchMetrics();
+    }
+  }
+
+  private _onJobChanged(_: IModelArtsModel, summary: IJobSummary): void {
+    if (summary.id !== this.jobId) {
+      return;
+    }
+    const ended = !isFinal(this._summary) && isFinal(summary);
+    const phaseChanged = this._summary?.phase !== summary.phase;
+    this._summary = summary;
+    this._render();
+    if (ended) {
+      // The last bytes may be written after the last growth event.
+      this._log.catchUp();
+    }
+    if (phaseChanged || ended) {
+      void this._fetchMetrics();
+    }
+  }
+
+  private _onLogGrew(_: IModelArtsModel, growth: ILogGrowth): void {
+    if (growth.job_id === this.jobId && growth.task === this._log.task) {
+      this._log.grew(growth.size);
+    }
+  }
+
+  private _onTick(): void {
+    if (this._duration && this.isVisible && !isFinal(this._summary)) {
+      this._duration.textContent = this._durationText();
+    }
+  }
+
+  /**
+   * Run the metrics poll while the job runs and the view is seen; read the log on a timer only
+   * while the event stream is down.
+   */
+  private _syncPolls(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    const active = this.isVisible && !!this._summary && !isFinal(this._summary);
+    void (active ? this._metricsPoll.start() : this._metricsPoll.stop());
+    void (active && !this._model.live
+      ? this._logPoll.start()
+      : this._logPoll.stop());
+  }
+
+  private _tasks(): string[] {
+    const tasks = this._model.jobTasks(this.jobId) ?? this._job?.tasks ?? [];
+    if (tasks.length > 0) {
+      return tasks.map(t => t.name);
+    }
+    // Before the tasks exist, the job's node count names them.
+    const nodes = this._summary?.nodes ?? 1;
+    return Array.from({ length: Math.max(1, nodes) }, (_, i) => `worker-${i}`);
+  }
+
+  private _durationText(): string {
+    const job = this._summary;
+    if (!job?.started_at) {
+      return '';
+    }
+    const end = job.ended_at ?? (isFinal(job) ? job.started_at : Date.now());
+    return formatDuration(end - job.started_at);
   }
 
   private _render(): void {
-    const job = this.job;
     const trans = this._trans;
+    const job = this._summary;
     if (!job) {
-      if (!this._job) {
-        void this._model.service
-          .getJob(this.jobId)
-          .then(j => {
-            this._job = j;
-            this._render();
-          })
-          .catch(error => {
-            this._header.textContent = ModelArtsService.errorMessage(error);
-          });
-      }
+      this._header.node.replaceChildren(
+        h(
+          'p',
+          { class: this._error ? 'jp-ModelArts-error' : 'jp-ModelArts-sub' },
+          this._error || trans.__('Loading…')
+        )
+      );
       return;
     }
     this.title.label = job.name;
     this.title.caption = `${job.name} (${job.phase})`;
-    const end = job.ended_at ?? (isFinal(job) ? null : Date.now());
-    const facts: [string, string][] = [
+    this._duration = h('span', {}, this._durationText());
+    const facts: [string, Node | string][] = [
       [trans.__('Backend'), job.backend],
-      [trans.__('Flavor'), job.spec.flavor ?? ''],
-      [trans.__('Nodes'), String(job.spec.nodes)],
+      [trans.__('Flavor'), job.flavor],
+      [trans.__('Nodes'), String(job.nodes)],
+      [trans.__('Submitted'), formatTime(job.created_at)],
       [trans.__('Started'), formatTime(job.started_at)],
-      [
-        trans.__('Duration'),
-        job.started_at && end ? formatDuration(end - job.started_at) : ''
-      ]
+      [trans.__('Duration'), this._duration]
     ];
     if (job.exit_code !== null) {
       facts.push([trans.__('Exit code'), String(job.exit_code)]);
     }
-    const list = h('dl', { class: 'jp-ModelArts-instance' });
+    const list = h('dl', { class: 'jp-ModelArts-jobFacts' });
     for (const [label, value] of facts) {
-      list.append(h('dt', {}, label), h('dd', {}, value));
+      if (value) {
+        list.append(h('div', {}, h('dt', {}, label), h('dd', {}, value)));
+      }
     }
-    const parts: Node[] = [
+    const message = this._job?.message || job.message;
+    this._header.node.replaceChildren(
       h(
-        'h2',
-        {},
-        job.name,
-        ' ',
+        'div',
+        { class: 'jp-ModelArts-jobTitle' },
+        h('h2', {}, job.name),
         h(
           'span',
           {
@@ -184,178 +414,117 @@ export class JobView extends Widget {
           job.phase
         )
       ),
-      list
-    ];
-    if (job.message) {
-      parts.push(h('p', { class: 'jp-ModelArts-error' }, job.message));
-    }
-    this._header.replaceChildren(...parts);
-    const tasks = job.tasks.map(t => t.name);
-    if (tasks.join() !== this._tasks.join()) {
-      this._tasks = tasks;
-      const current = this._task.value || tasks[0];
-      this._task.replaceChildren(
-        ...job.tasks.map(t => h('option', { value: t.name }, t.name))
+      list,
+      ...[message, this._error]
+        .filter(text => text)
+        .map(text => h('p', { class: 'jp-ModelArts-error' }, text))
+    );
+
+    const tasks = this._tasks();
+    if (tasks.join() !== this._taskNames.join()) {
+      this._taskNames = tasks;
+      const current = this._log.task;
+      this._select.replaceChildren(
+        ...tasks.map(name => h('option', { value: name }, name))
       );
-      this._task.value = tasks.includes(current) ? current : (tasks[0] ?? '');
+      this._select.value = tasks.includes(current) ? current : tasks[0];
+      this._picker.setHidden(tasks.length < 2);
+      this._log.setTask(this._select.value);
     }
-    this._stop.disabled = isFinal(job) || job.phase === 'Terminating';
-    this._delete.disabled = !isFinal(job);
-    if (!isFinal(job) || !this._complete) {
-      void this._poll.refresh();
+    this._stop.enabled = !isFinal(job) && job.phase !== 'Terminating';
+    this._delete.enabled = isFinal(job);
+    this._syncPolls();
+  }
+
+  private async _fetchMetrics(): Promise<void> {
+    if (!this.isVisible || document.hidden) {
+      this._metricsStale = true;
+      return;
+    }
+    this._metricsStale = false;
+    try {
+      this._metrics = await this._model.service.getJobMetrics(this.jobId);
+      this._metricsError = '';
+    } catch (error) {
+      this._metricsError = ModelArtsService.errorMessage(error);
+    }
+    if (!this.isDisposed) {
+      this._renderCharts();
     }
   }
 
-  /**
-   * Fetch the next log chunk (and now and then the metrics), one fetch at a time.
-   */
-  private _fetch(): Promise<void> {
-    const run = this._pending.then(() => this._fetchOnce());
-    this._pending = run.catch(() => undefined);
-    return run;
-  }
-
-  private async _fetchOnce(): Promise<void> {
-    const task = this._task.value || 'worker-0';
-    const { service } = this._model;
-    if (!this._complete) {
-      const chunk = await service.getJobLogs(this.jobId, task, this._offset);
-      if (task !== (this._task.value || 'worker-0')) {
-        return;
-      }
-      if (chunk.content) {
-        this._append(chunk.content);
-      }
-      this._offset = chunk.next_offset;
-      this._complete = chunk.complete;
-      this._status.textContent = chunk.complete
-        ? this._trans.__('End of log')
-        : '';
+  private _renderCharts(): void {
+    const trans = this._trans;
+    const names: Record<string, string> = {
+      cpuUsage: trans.__('CPU'),
+      memUsage: trans.__('Memory'),
+      gpuUtil: trans.__('GPU'),
+      gpuMemUsage: trans.__('GPU memory'),
+      npuUtil: trans.__('NPU'),
+      npuMemUsage: trans.__('NPU memory')
+    };
+    const ended = isFinal(this._summary);
+    const message = ended
+      ? trans.__('No samples were recorded.')
+      : trans.__('Waiting for samples…');
+    const series = (this._metrics?.series ?? []).filter(
+      s => s.task === this._log.task
+    );
+    const charts = series.map(s =>
+      lineChart(s, `${names[s.metric] ?? s.metric} (${s.unit})`, message)
+    );
+    if (charts.length === 0) {
+      charts.push(emptyChart('', trans.__('Resources'), message));
     }
-    if (this._fetches++ % 3 === 0 || this._complete) {
-      const metrics = await service.getJobMetrics(this.jobId);
-      const names: Record<string, string> = {
-        cpuUsage: this._trans.__('CPU'),
-        memUsage: this._trans.__('Memory'),
-        gpuUtil: this._trans.__('GPU'),
-        gpuMemUsage: this._trans.__('GPU memory'),
-        npuUtil: this._trans.__('NPU'),
-        npuMemUsage: this._trans.__('NPU memory')
-      };
-      const label = (metric: string, unit: string) =>
-        `${names[metric] ?? metric} (${unit})`;
-      this._charts.replaceChildren(
-        ...metrics.series
-          .filter(s => s.task === task)
-          .map(s => lineChart(s, label(s.metric, s.unit)))
-      );
-    }
-    if (this._complete) {
-      await this._poll.stop();
-    }
-  }
-
-  private _append(text: string): void {
-    this._log.append(text);
-    if (this._log.textContent!.length > MAX_LOG_CHARS) {
-      this._log.textContent = this._log.textContent!.slice(-MAX_LOG_CHARS / 2);
-    }
-    if (this._following) {
-      this._log.scrollTop = this._log.scrollHeight;
-    }
-  }
-
-  private _onScroll(): void {
-    const atEnd =
-      this._log.scrollTop + this._log.clientHeight >=
-      this._log.scrollHeight - 4;
-    if (!atEnd && this._following && this._log.dataset.jumping !== 'true') {
-      this._setFollowing(false);
-    }
-  }
-
-  private _toggleFollow(): void {
-    this._setFollowing(!this._following);
-  }
-
-  private _setFollowing(follow: boolean): void {
-    this._following = follow;
-    this._follow.textContent = follow
-      ? this._trans.__('Pause')
-      : this._trans.__('Follow');
-    this._follow.setAttribute('aria-pressed', String(follow));
-    if (follow) {
-      void this._jumpToEnd();
-    }
-  }
-
-  private async _jumpToEnd(): Promise<void> {
-    if (!this._complete) {
-      await this._fetch();
-    }
-    this._log.dataset.jumping = 'true';
-    this._log.scrollTop = this._log.scrollHeight;
-    requestAnimationFrame(() => delete this._log.dataset.jumping);
-  }
-
-  private _switchTask(): void {
-    this._log.textContent = '';
-    this._offset = 0;
-    this._complete = false;
-    this._fetches = 0;
-    void this._poll.start().then(() => this._poll.refresh());
-  }
-
-  private async _download(): Promise<void> {
-    const task = this._task.value || 'worker-0';
-    const parts: string[] = [];
-    let offset = 0;
-    for (;;) {
-      const chunk = await this._model.service.getJobLogs(
-        this.jobId,
-        task,
-        offset,
-        1048576
-      );
-      parts.push(chunk.content);
-      if (chunk.next_offset >= chunk.size || chunk.next_offset === offset) {
-        break;
-      }
-      offset = chunk.next_offset;
-    }
-    const url = URL.createObjectURL(new Blob(parts, { type: 'text/plain' }));
-    const link = h('a', {
-      href: url,
-      download: `${this.job?.name ?? this.jobId}-${task}.log`
-    });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    this._charts.node.replaceChildren(
+      ...charts,
+      this._metricsError
+        ? h('p', { class: 'jp-ModelArts-error' }, this._metricsError)
+        : ''
+    );
   }
 
   private async _stopJob(): Promise<void> {
-    this._stop.disabled = true;
+    const trans = this._trans;
+    const name = this._summary?.name ?? this.jobId;
+    const result = await showDialog({
+      title: trans.__('Stop job %1?', name),
+      body: trans.__('Its tasks are terminated; the logs written so far stay.'),
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Cancel') }),
+        Dialog.warnButton({ label: trans.__('Stop') })
+      ]
+    });
+    if (!result.button.accept || this.isDisposed) {
+      return;
+    }
+    this._stop.enabled = false;
     try {
       this._model.updateJob(await this._model.service.stopJob(this.jobId));
     } catch (error) {
-      this._status.textContent = ModelArtsService.errorMessage(error);
-      this._stop.disabled = false;
+      Notification.error(
+        trans.__(
+          'Could not stop %1: %2',
+          name,
+          ModelArtsService.errorMessage(error)
+        )
+      );
+      this._render();
     }
   }
 
   private async _deleteJob(): Promise<void> {
-    const job = this.job;
     const trans = this._trans;
+    const name = this._summary?.name ?? this.jobId;
     const result = await showDialog({
-      title: trans.__('Delete job %1?', job?.name ?? this.jobId),
+      title: trans.__('Delete job %1?', name),
       body: trans.__('Its record, logs and code snapshot are removed.'),
       buttons: [
         Dialog.cancelButton({ label: trans.__('Cancel') }),
         Dialog.warnButton({ label: trans.__('Delete') })
       ]
     });
-    if (!result.button.accept) {
+    if (!result.button.accept || this.isDisposed) {
       return;
     }
     try {
@@ -363,28 +532,37 @@ export class JobView extends Widget {
       this._model.removeJob(this.jobId);
       this.close();
     } catch (error) {
-      this._status.textContent = ModelArtsService.errorMessage(error);
+      Notification.error(
+        trans.__(
+          'Could not delete %1: %2',
+          name,
+          ModelArtsService.errorMessage(error)
+        )
+      );
     }
   }
 
-  private _model: ModelArtsModel;
+  private _model: IModelArtsModel;
   private _trans: TranslationBundle;
+  private _summary: IJobSummary | null;
   private _job: IJob | null = null;
-  private _header: HTMLElement;
-  private _task: HTMLSelectElement;
-  private _follow: HTMLButtonElement;
-  private _stop: HTMLButtonElement;
-  private _delete: HTMLButtonElement;
-  private _status: HTMLElement;
-  private _log: HTMLPreElement;
-  private _charts: HTMLElement;
-  private _poll: Poll;
-  private _tasks: string[] = [];
-  private _offset = 0;
-  private _complete = false;
-  private _following = true;
-  private _fetches = 0;
-  private _pending: Promise<void> = Promise.resolve();
+  private _error = '';
+  private _header: Widget;
+  private _select: HTMLSelectElement;
+  private _picker: Widget;
+  private _taskNames: string[] = [];
+  private _stop: ToolbarButton;
+  private _delete: ToolbarButton;
+  private _searchButton: ToolbarButton;
+  private _wrapButton: ToolbarButton;
+  private _duration: HTMLElement | null = null;
+  private _log: LogView;
+  private _charts: Widget;
+  private _metrics: IMetrics | null = null;
+  private _metricsError = '';
+  private _metricsStale = false;
+  private _metricsPoll: Poll;
+  private _logPoll: Poll;
 }
 
 /**
@@ -398,7 +576,7 @@ export namespace JobView {
     /** The job id. */
     jobId: string;
     /** The shared model. */
-    model: ModelArtsModel;
+    model: IModelArtsModel;
     /** The translation bundle. */
     trans: TranslationBundle;
   }

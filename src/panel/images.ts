@@ -1,17 +1,12 @@
 import { Notification } from '@jupyterlab/apputils';
+import { addIcon } from '@jupyterlab/ui-components';
 
-import {
-  button,
-  field,
-  formatBytes,
-  formatTime,
-  h,
-  setFieldError
-} from '../ui/dom';
-import { ModelArtsService } from '../api/service';
-import { IPanelContext, Section } from './section';
 import { IImage } from '../api/tokens';
 import { checkImage } from '../api/validate';
+import { CommandIDs } from '../commandids';
+import { formatBytes, formatTime, h } from '../ui/dom';
+import { FormBody, showForm } from './forms';
+import { IPanelContext, Section } from './section';
 
 /**
  * Seconds of lease an image save should have left; less, and the lease is renewed first.
@@ -19,7 +14,8 @@ import { checkImage } from '../api/validate';
 const SAVE_LEASE_MARGIN_S = 3600;
 
 /**
- * Image: a save form with its warning, the progress of running saves, the saved images.
+ * Images: the progress of running saves and the saved images; save behind the title bar's
+ * button.
  */
 export class ImageSection extends Section {
   /**
@@ -28,95 +24,34 @@ export class ImageSection extends Section {
    * @param context What the sections share
    */
   constructor(context: IPanelContext) {
-    super(context, 'image', context.trans.__('Image'));
-    const trans = this.trans;
-    const input = (cls: string, placeholder: string) =>
-      h('input', {
-        class: `jp-mod-styled ${cls}`,
-        type: 'text',
-        placeholder,
-        spellcheck: 'false',
-        oninput: () => this._validate(true)
-      });
-    this._name = input('jp-ModelArts-imageName', 'my-env');
-    this._tag = input('jp-ModelArts-imageTag', 'latest');
-    this._namespace = input('jp-ModelArts-imageNamespace', '');
-    this._description = h('textarea', {
-      class: 'jp-mod-styled jp-ModelArts-imageDescription',
-      rows: 2
-    });
-    const fields = {
-      name: field(trans.__('Name'), this._name),
-      tag: field(trans.__('Tag'), this._tag),
-      namespace: field(trans.__('Namespace'), this._namespace),
-      description: field(trans.__('Description'), this._description)
-    };
-    this._messages = {
-      name: fields.name.message,
-      tag: fields.tag.message,
-      namespace: fields.namespace.message
-    };
-    this._formMessage = h('div', {
-      class: 'jp-ModelArts-fieldMessage',
-      'aria-live': 'polite'
-    });
-    this._submit = button(trans.__('Save image'), () => void 0, 'accept', {
-      type: 'submit',
-      class: 'jp-Button jp-mod-styled jp-mod-accept jp-ModelArts-imageSubmit'
-    });
-    this._list = h('ul', { class: 'jp-ModelArts-list jp-ModelArts-images' });
-    this.form = h(
-      'form',
-      {
-        class: 'jp-ModelArts-form',
-        onsubmit: (event: Event) => {
-          event.preventDefault();
-          void this._save();
-        }
-      },
-      h(
-        'p',
-        { class: 'jp-ModelArts-warning', role: 'note' },
-        trans.__(
-          'Saving writes the environment (not the work folder) as a container image. On ModelArts the instance cannot be used until the save ends; the lease is renewed first if it would run out.'
-        )
-      ),
-      fields.name.row,
-      fields.tag.row,
-      fields.namespace.row,
-      fields.description.row,
-      h('div', { class: 'jp-ModelArts-row' }, this._submit),
-      this._formMessage
+    super(context, 'image', context.trans.__('Images'), 'images');
+    this.addButton(
+      'saveImage',
+      addIcon,
+      this.trans.__('Save the instance as an image…'),
+      () => void context.commands.execute(CommandIDs.saveImage)
     );
-    this.body.append(this.form, this._list);
-    this._validate(false);
-  }
-
-  /**
-   * The save form (focused by the save-image command).
-   */
-  readonly form: HTMLFormElement;
-
-  /**
-   * Open the section and put the cursor in the name field.
-   */
-  focus(): void {
-    this.node.open = true;
-    this._name.focus();
+    this._list = h('ul', { class: 'jp-ModelArts-list jp-ModelArts-images' });
+    this.body.append(this._list);
   }
 
   /**
    * Show the images and the progress of running saves.
    */
   update(): void {
+    const failed = this.showError();
     const images = this.context.model.images;
     if (images.length === 0) {
       this._list.replaceChildren(
-        h(
-          'li',
-          { class: 'jp-ModelArts-info' },
-          this.trans.__('No saved images')
-        )
+        failed
+          ? ''
+          : h(
+              'li',
+              { class: 'jp-ModelArts-info' },
+              this.context.model.ready
+                ? this.trans.__('No saved images')
+                : this.trans.__('Loading…')
+            )
       );
       return;
     }
@@ -127,7 +62,7 @@ export class ImageSection extends Section {
     const trans = this.trans;
     const running = image.status === 'INIT' || image.status === 'CREATING';
     const ref = `${image.namespace}/${image.name}:${image.tag}`;
-    let detail: HTMLElement | null = null;
+    let detail: HTMLElement;
     if (running) {
       const progress = h('progress', {
         class: 'jp-ModelArts-progress',
@@ -174,8 +109,8 @@ export class ImageSection extends Section {
       },
       h(
         'div',
-        { class: 'jp-ModelArts-row' },
-        h('span', { class: 'jp-ModelArts-imageRef' }, ref),
+        { class: 'jp-ModelArts-itemLine' },
+        h('span', { class: 'jp-ModelArts-imageRef', title: ref }, ref),
         h(
           'span',
           { class: 'jp-ModelArts-badge', 'data-status': image.status },
@@ -187,6 +122,79 @@ export class ImageSection extends Section {
     );
   }
 
+  private _list: HTMLElement;
+}
+
+/**
+ * The form that saves the instance as an image, with its warning; the lease is renewed
+ * first when it would run out during the save.
+ */
+export class ImageForm extends FormBody {
+  /**
+   * Create the form.
+   *
+   * @param context What the panel's parts share
+   */
+  constructor(context: IPanelContext) {
+    super(context.trans, 'jp-ModelArts-imageForm');
+    const trans = this.trans;
+    this._context = context;
+    const input = (cls: string, placeholder: string) =>
+      h('input', {
+        class: `jp-mod-styled ${cls}`,
+        type: 'text',
+        placeholder,
+        spellcheck: 'false'
+      });
+    this._name = input('jp-ModelArts-imageName', 'my-env');
+    this._tag = input('jp-ModelArts-imageTag', 'latest');
+    this._namespace = input('jp-ModelArts-imageNamespace', '');
+    this._description = h('textarea', {
+      class: 'jp-mod-styled jp-ModelArts-imageDescription',
+      rows: 2
+    });
+    this.node.append(
+      h(
+        'p',
+        { class: 'jp-ModelArts-warning', role: 'note' },
+        trans.__(
+          'Saving writes the environment (not the work folder) as a container image. On ModelArts the instance cannot be used until the save ends; the lease is renewed first if it would run out.'
+        )
+      ),
+      this.addField('name', trans.__('Name'), this._name),
+      this.addField('tag', trans.__('Tag'), this._tag),
+      this.addField('namespace', trans.__('Namespace'), this._namespace),
+      this.addField('description', trans.__('Description'), this._description),
+      this.message
+    );
+  }
+
+  async send(): Promise<void> {
+    const { model } = this._context;
+    const remaining = model.countdown.remaining();
+    if (remaining !== null && remaining < SAVE_LEASE_MARGIN_S * 1000) {
+      await model.renew(SAVE_LEASE_MARGIN_S / 3600);
+      Notification.info(
+        this.trans.__(
+          'Auto-stop renewed to 1 hour so that the image save can finish.'
+        ),
+        { autoClose: 5000 }
+      );
+    }
+    const values = this._values();
+    const image = await model.service.saveImage({
+      name: values.name,
+      tag: values.tag || 'latest',
+      namespace: values.namespace || null,
+      description: this._description.value
+    });
+    model.addImage(image);
+  }
+
+  protected problems(): Record<string, string> {
+    return checkImage(this._values(), this.trans);
+  }
+
   private _values(): { name: string; tag: string; namespace: string } {
     return {
       name: this._name.value.trim(),
@@ -195,82 +203,24 @@ export class ImageSection extends Section {
     };
   }
 
-  private _validate(show: boolean): boolean {
-    const values = this._values();
-    const problems = checkImage(values, this.trans);
-    if (show) {
-      setFieldError(
-        this._name,
-        this._messages.name,
-        values.name ? (problems.name ?? null) : null
-      );
-      setFieldError(this._tag, this._messages.tag, problems.tag ?? null);
-      setFieldError(
-        this._namespace,
-        this._messages.namespace,
-        problems.namespace ?? null
-      );
-    }
-    const ok = Object.keys(problems).length === 0;
-    this._submit.disabled = !ok;
-    return ok;
-  }
-
-  private async _save(): Promise<void> {
-    if (!this._validate(true)) {
-      return;
-    }
-    const trans = this.trans;
-    const { model } = this.context;
-    this._submit.disabled = true;
-    this._formMessage.textContent = '';
-    try {
-      const remaining = model.countdown.remaining();
-      if (remaining !== null && remaining < SAVE_LEASE_MARGIN_S * 1000) {
-        await model.renew(SAVE_LEASE_MARGIN_S / 3600);
-        Notification.info(
-          trans.__(
-            'Auto-stop renewed to 1 hour so that the image save can finish.'
-          ),
-          { autoClose: 5000 }
-        );
-      }
-      const values = this._values();
-      const image = await model.service.saveImage({
-        name: values.name,
-        tag: values.tag || 'latest',
-        namespace: values.namespace || null,
-        description: this._description.value
-      });
-      model.addImage(image);
-      this._name.value = '';
-      this._tag.value = '';
-      this._description.value = '';
-    } catch (error) {
-      const message = ModelArtsService.errorMessage(error);
-      const at = ModelArtsService.errorField(error);
-      if (at === 'name' || at === 'tag' || at === 'namespace') {
-        const control =
-          at === 'name'
-            ? this._name
-            : at === 'tag'
-              ? this._tag
-              : this._namespace;
-        setFieldError(control, this._messages[at], message);
-      } else {
-        this._formMessage.textContent = message;
-      }
-    } finally {
-      this._submit.disabled = !this._validate(false);
-    }
-  }
-
+  private _context: IPanelContext;
   private _name: HTMLInputElement;
   private _tag: HTMLInputElement;
   private _namespace: HTMLInputElement;
   private _description: HTMLTextAreaElement;
-  private _messages: Record<'name' | 'tag' | 'namespace', HTMLElement>;
-  private _formMessage: HTMLElement;
-  private _submit: HTMLButtonElement;
-  private _list: HTMLElement;
+}
+
+/**
+ * Open the save-image dialog.
+ *
+ * @param context What the panel's parts share
+ * @returns Whether a save was started
+ */
+export function saveImage(context: IPanelContext): Promise<boolean> {
+  const trans = context.trans;
+  return showForm(
+    new ImageForm(context),
+    trans.__('Save the instance as an image'),
+    trans.__('Save image')
+  );
 }

@@ -1,13 +1,87 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { addIcon, closeIcon } from '@jupyterlab/ui-components';
 
-import { button, field, h, setFieldError } from '../ui/dom';
 import { ModelArtsService } from '../api/service';
-import { IPanelContext, Section } from './section';
 import { IMount } from '../api/tokens';
 import { checkMountPath, checkObsUri, suggestMountPath } from '../api/validate';
+import { CommandIDs } from '../commandids';
+import { h, iconButton } from '../ui/dom';
+import { FormBody, showForm } from './forms';
+import { IPanelContext, Section } from './section';
 
 /**
- * Storage: the OBS mounts with their states, a mount form validated as you type, unmount
+ * Draw one mount: its path and state, the OBS folder, where it really is when that differs,
+ * why it failed, and unmount (forget, for a failed one).
+ *
+ * @param mount The mount
+ * @param trans The translation bundle
+ * @param unmount What unmount does
+ * @returns The row
+ */
+export function mountRow(
+  mount: IMount,
+  trans: TranslationBundle,
+  unmount: (mount: IMount) => void
+): HTMLElement {
+  const busy = mount.status === 'MOUNTING' || mount.status === 'UNMOUNTING';
+  const failed = mount.status.endsWith('_FAILED');
+  const broken = mount.status === 'BROKEN';
+  const canUnmount = mount.status === 'MOUNTED' || failed || broken;
+  const label = failed
+    ? trans.__('Forget %1', mount.mount_path)
+    : trans.__('Unmount %1', mount.mount_path);
+  return h(
+    'li',
+    {
+      class: 'jp-ModelArts-mount',
+      'data-status': mount.status,
+      'data-path': mount.mount_path
+    },
+    h(
+      'div',
+      { class: 'jp-ModelArts-itemLine' },
+      h(
+        'span',
+        { class: 'jp-ModelArts-mountTarget', title: mount.mount_path },
+        mount.mount_path
+      ),
+      h(
+        'span',
+        {
+          class: 'jp-ModelArts-badge',
+          'data-status': mount.status,
+          title: broken
+            ? trans.__('%1 no longer shows this mount', mount.mount_path)
+            : null
+        },
+        busy ? h('span', { class: 'jp-ModelArts-spinner' }) : null,
+        mount.status
+      ),
+      iconButton(closeIcon, label, () => unmount(mount), {
+        class: 'jp-ModelArts-unmount',
+        disabled: !canUnmount
+      })
+    ),
+    h('div', { class: 'jp-ModelArts-sub', title: mount.uri }, mount.uri),
+    mount.local_path && mount.local_path !== mount.mount_path
+      ? h(
+          'div',
+          {
+            class: 'jp-ModelArts-sub jp-ModelArts-mountLocal',
+            title: mount.local_path
+          },
+          trans.__('on this machine: %1', mount.local_path)
+        )
+      : null,
+    (failed || broken) && mount.failure_reason
+      ? h('div', { class: 'jp-ModelArts-error' }, mount.failure_reason)
+      : null
+  );
+}
+
+/**
+ * Storage: the OBS mounts with their states; mount behind the title bar's button, unmount
  * with confirmation.
  */
 export class StorageSection extends Section {
@@ -17,181 +91,44 @@ export class StorageSection extends Section {
    * @param context What the sections share
    */
   constructor(context: IPanelContext) {
-    super(context, 'storage', context.trans.__('Storage'));
-    const trans = this.trans;
+    super(context, 'storage', context.trans.__('Storage'), 'mounts');
+    this.addButton(
+      'addMount',
+      addIcon,
+      this.trans.__('Mount an OBS folder…'),
+      () => void context.commands.execute(CommandIDs.mount)
+    );
     this._list = h('ul', { class: 'jp-ModelArts-list jp-ModelArts-mounts' });
-    this._uri = h('input', {
-      class: 'jp-mod-styled jp-ModelArts-mountUri',
-      type: 'text',
-      placeholder: trans.__('obs://bucket/path/'),
-      spellcheck: 'false',
-      oninput: () => this._onUriInput()
-    });
-    this._path = h('input', {
-      class: 'jp-mod-styled jp-ModelArts-mountPath',
-      type: 'text',
-      placeholder: trans.__('/data/name/'),
-      spellcheck: 'false',
-      oninput: () => {
-        this._pathEdited = true;
-        this._validate(true);
-      }
-    });
-    const uriField = field(trans.__('OBS folder'), this._uri);
-    const pathField = field(trans.__('Mount path'), this._path);
-    this._uriMessage = uriField.message;
-    this._pathMessage = pathField.message;
-    this._formMessage = h('div', {
-      class: 'jp-ModelArts-fieldMessage',
+    this._message = h('div', {
+      class: 'jp-ModelArts-error',
       'aria-live': 'polite'
     });
-    this._submit = button(trans.__('Mount'), () => void 0, 'accept', {
-      type: 'submit',
-      class: 'jp-Button jp-mod-styled jp-mod-accept jp-ModelArts-mountSubmit'
-    });
-    const form = h(
-      'form',
-      {
-        class: 'jp-ModelArts-form',
-        onsubmit: (event: Event) => {
-          event.preventDefault();
-          void this._mount();
-        }
-      },
-      uriField.row,
-      pathField.row,
-      h('div', { class: 'jp-ModelArts-row' }, this._submit),
-      this._formMessage
-    );
-    this.body.append(this._list, form);
-    this._validate(false);
+    this.body.append(this._list, this._message);
   }
 
   /**
    * Show the mounts.
    */
   update(): void {
+    const failed = this.showError();
     const mounts = this.context.model.mounts;
     if (mounts.length === 0) {
       this._list.replaceChildren(
-        h('li', { class: 'jp-ModelArts-info' }, this.trans.__('No mounts'))
-      );
-      return;
-    }
-    this._list.replaceChildren(...mounts.map(m => this._row(m)));
-  }
-
-  private _row(mount: IMount): HTMLElement {
-    const trans = this.trans;
-    const busy = mount.status === 'MOUNTING' || mount.status === 'UNMOUNTING';
-    const failed = mount.status.endsWith('_FAILED');
-    const broken = mount.status === 'BROKEN';
-    return h(
-      'li',
-      {
-        class: 'jp-ModelArts-mount',
-        'data-status': mount.status,
-        'data-path': mount.mount_path
-      },
-      h(
-        'div',
-        { class: 'jp-ModelArts-row' },
-        h('span', { class: 'jp-ModelArts-mountTarget' }, mount.mount_path),
-        h(
-          'span',
-          {
-            class: 'jp-ModelArts-badge',
-            'data-status': mount.status,
-            title: broken
-              ? trans.__('%1 no longer shows this mount', mount.mount_path)
-              : null
-          },
-          busy ? h('span', { class: 'jp-ModelArts-spinner' }) : null,
-          mount.status
-        ),
-        mount.status === 'MOUNTED' || failed || broken
-          ? button(
-              failed ? trans.__('Forget') : trans.__('Unmount'),
-              () => void this._unmount(mount),
-              'plain',
-              {
-                class:
-                  'jp-Button jp-mod-styled jp-mod-reject jp-ModelArts-unmount',
-                'aria-label': trans.__('Unmount %1', mount.mount_path)
-              }
+        failed
+          ? ''
+          : h(
+              'li',
+              { class: 'jp-ModelArts-info' },
+              this.context.model.ready
+                ? this.trans.__('No mounts')
+                : this.trans.__('Loading…')
             )
-          : null
-      ),
-      h('div', { class: 'jp-ModelArts-sub' }, mount.uri),
-      mount.local_path && mount.local_path !== mount.mount_path
-        ? h(
-            'div',
-            {
-              class: 'jp-ModelArts-sub jp-ModelArts-mountLocal',
-              title: mount.local_path
-            },
-            trans.__('on this machine: %1', mount.local_path)
-          )
-        : null,
-      (failed || broken) && mount.failure_reason
-        ? h('div', { class: 'jp-ModelArts-error' }, mount.failure_reason)
-        : null
-    );
-  }
-
-  private _onUriInput(): void {
-    if (!this._pathEdited) {
-      this._path.value = suggestMountPath(this._uri.value.trim());
-    }
-    this._validate(true);
-  }
-
-  private _validate(show: boolean): boolean {
-    const uriError = checkObsUri(this._uri.value.trim(), this.trans);
-    const pathError = checkMountPath(this._path.value.trim(), this.trans);
-    if (show) {
-      setFieldError(
-        this._uri,
-        this._uriMessage,
-        this._uri.value ? uriError : null
       );
-      setFieldError(
-        this._path,
-        this._pathMessage,
-        this._path.value ? pathError : null
-      );
-    }
-    this._submit.disabled = !!(uriError || pathError);
-    return !uriError && !pathError;
-  }
-
-  private async _mount(): Promise<void> {
-    if (!this._validate(true)) {
       return;
     }
-    this._submit.disabled = true;
-    this._formMessage.textContent = '';
-    try {
-      await this.context.model.mount({
-        uri: this._uri.value.trim(),
-        mount_path: this._path.value.trim()
-      });
-      this._uri.value = '';
-      this._path.value = '';
-      this._pathEdited = false;
-    } catch (error) {
-      const message = ModelArtsService.errorMessage(error);
-      const at = ModelArtsService.errorField(error);
-      if (at === 'uri') {
-        setFieldError(this._uri, this._uriMessage, message);
-      } else if (at === 'mount_path') {
-        setFieldError(this._path, this._pathMessage, message);
-      } else {
-        this._formMessage.textContent = message;
-      }
-    } finally {
-      this._validate(false);
-    }
+    this._list.replaceChildren(
+      ...mounts.map(m => mountRow(m, this.trans, m => void this._unmount(m)))
+    );
   }
 
   private async _unmount(mount: IMount): Promise<void> {
@@ -219,19 +156,96 @@ export class StorageSection extends Section {
     if (!result.button.accept) {
       return;
     }
+    this._message.textContent = '';
     try {
       await this.context.model.unmount(mount.id);
     } catch (error) {
-      this._formMessage.textContent = ModelArtsService.errorMessage(error);
+      this._message.textContent = ModelArtsService.errorMessage(error);
     }
   }
 
   private _list: HTMLElement;
+  private _message: HTMLElement;
+}
+
+/**
+ * The form that mounts an OBS folder, checked as you type; the mount path follows the
+ * folder's name until it is edited.
+ */
+export class MountForm extends FormBody {
+  /**
+   * Create the form.
+   *
+   * @param context What the panel's parts share
+   */
+  constructor(context: IPanelContext) {
+    super(context.trans, 'jp-ModelArts-mountForm');
+    const trans = this.trans;
+    this._context = context;
+    this._uri = h('input', {
+      class: 'jp-mod-styled jp-ModelArts-mountUri',
+      type: 'text',
+      placeholder: trans.__('obs://bucket/path/'),
+      spellcheck: 'false'
+    });
+    this._path = h('input', {
+      class: 'jp-mod-styled jp-ModelArts-mountPath',
+      type: 'text',
+      placeholder: trans.__('/data/name/'),
+      spellcheck: 'false'
+    });
+    this.node.append(
+      this.addField('uri', trans.__('OBS folder'), this._uri),
+      this.addField('mount_path', trans.__('Mount path'), this._path),
+      this.message
+    );
+  }
+
+  async send(): Promise<void> {
+    await this._context.model.mount({
+      uri: this._uri.value.trim(),
+      mount_path: this._path.value.trim()
+    });
+  }
+
+  protected problems(): Record<string, string> {
+    const problems: Record<string, string> = {};
+    const uri = checkObsUri(this._uri.value.trim(), this.trans);
+    const path = checkMountPath(this._path.value.trim(), this.trans);
+    if (uri) {
+      problems.uri = uri;
+    }
+    if (path) {
+      problems.mount_path = path;
+    }
+    return problems;
+  }
+
+  protected onChange(key: string): void {
+    if (key === 'mount_path') {
+      this._pathEdited = true;
+    } else if (key === 'uri' && !this._pathEdited) {
+      this._path.value = suggestMountPath(this._uri.value.trim());
+    }
+  }
+
+  private _context: IPanelContext;
   private _uri: HTMLInputElement;
   private _path: HTMLInputElement;
-  private _uriMessage: HTMLElement;
-  private _pathMessage: HTMLElement;
-  private _formMessage: HTMLElement;
-  private _submit: HTMLButtonElement;
   private _pathEdited = false;
+}
+
+/**
+ * Open the mount dialog.
+ *
+ * @param context What the panel's parts share
+ * @returns Whether a mount was started
+ */
+export function mountFolder(context: IPanelContext): Promise<boolean> {
+  const trans = context.trans;
+  return showForm(
+    new MountForm(context),
+    trans.__('Mount an OBS folder'),
+    trans.__('Mount')
+  );
 }

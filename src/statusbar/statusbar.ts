@@ -3,9 +3,9 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { Menu, Widget } from '@lumino/widgets';
 
-import { CommandIDs } from '../commands';
-import { Countdown, countdownLevel, formatRemaining } from '../api/countdown';
-import { ModelArtsModel } from '../api/model';
+import { CommandIDs } from '../commandids';
+import { formatRemaining } from '../api/countdown';
+import { IModelArtsModel } from '../api/interfaces';
 import { RENEW_HOURS } from '../panel/section';
 
 /**
@@ -22,7 +22,6 @@ export class AutoStopStatus extends Widget {
     super();
     this._model = options.model;
     this._trans = options.trans;
-    this._thresholds = options.thresholds;
     this.addClass('jp-ModelArts-status');
     this.node.tabIndex = 0;
     this.node.setAttribute('role', 'button');
@@ -79,8 +78,7 @@ export class AutoStopStatus extends Widget {
 
   private _update(): void {
     const remaining = this._model.countdown.remaining();
-    const level = countdownLevel(remaining, this._thresholds());
-    this.node.dataset.level = level;
+    this.node.dataset.level = this._model.countdown.level();
     if (remaining === null) {
       this.node.replaceChildren(this._trans.__('auto-stop off'));
       this.node.title = this._trans.__('This instance does not stop by itself');
@@ -100,9 +98,8 @@ export class AutoStopStatus extends Widget {
     }
   }
 
-  private _model: ModelArtsModel;
+  private _model: IModelArtsModel;
   private _trans: TranslationBundle;
-  private _thresholds: () => Countdown.IThresholds;
   private _menu: Menu;
 }
 
@@ -115,12 +112,10 @@ export namespace AutoStopStatus {
    */
   export interface IOptions {
     /** The shared model. */
-    model: ModelArtsModel;
+    model: IModelArtsModel;
     /** The translation bundle. */
     trans: TranslationBundle;
     /** The application's commands (the renew menu runs them). */
     commands: JupyterFrontEnd['commands'];
-    /** The urgency thresholds. */
-    thresholds: () => Countdown.IThresholds;
   }
 }

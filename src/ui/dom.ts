@@ -1,3 +1,6 @@
+/// <reference lib="es2020.intl" />
+import type { LabIcon } from '@jupyterlab/ui-components';
+
 /**
  * Attributes and handlers of an element made by `h`.
  */
@@ -183,5 +186,84 @@ export function button(
       ...attrs
     },
     label
+  );
+}
+
+/**
+ * Format how long ago an epoch-ms time was, in the browser's language: `now`, `3 min. ago`,
+ * `2 hr. ago`, `5 days ago`.
+ *
+ * @param ms Epoch ms
+ * @param now The time to count from, epoch ms
+ * @param locale The language; the browser's by default
+ * @returns The text
+ */
+export function formatAgo(
+  ms: number,
+  now: number = Date.now(),
+  locale?: string
+): string {
+  const seconds = Math.round((ms - now) / 1000);
+  const format = new Intl.RelativeTimeFormat(locale, {
+    numeric: 'auto',
+    style: 'short'
+  });
+  const steps: [Intl.RelativeTimeFormatUnit, number][] = [
+    ['second', 60],
+    ['minute', 60],
+    ['hour', 24],
+    ['day', 30],
+    ['month', 12]
+  ];
+  let value = seconds;
+  for (const [unit, size] of steps) {
+    if (Math.abs(value) < size) {
+      // Under 10 s "now" reads better than a count that changes every second.
+      return unit === 'second' && Math.abs(value) < 10
+        ? format.format(0, 'second')
+        : format.format(value, unit);
+    }
+    value = Math.round(value / size);
+  }
+  return format.format(value, 'year');
+}
+
+/**
+ * Make an icon button with the markup and classes of JupyterLab's toolbar buttons, so that it
+ * looks like one in both themes (disabled included) without a React render.
+ *
+ * @param icon The icon
+ * @param label What it does: the tooltip and accessible name, and the text when `showLabel`
+ * @param onClick What it does, or null when a listener of an ancestor handles it
+ * @param attrs More attributes (`class` is added to the toolbar classes)
+ * @param showLabel Whether the label shows next to the icon
+ * @returns The button
+ */
+export function iconButton(
+  icon: LabIcon,
+  label: string,
+  onClick: ((event: MouseEvent) => void) | null,
+  attrs: Attributes = {},
+  showLabel = false
+): HTMLButtonElement {
+  const { class: extra, ...rest } = attrs;
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: `jp-ToolbarButtonComponent jp-mod-minimal jp-Button jp-ModelArts-iconButton ${extra ?? ''}`,
+      title: label,
+      'aria-label': label,
+      onclick: onClick,
+      ...rest
+    },
+    icon.element({
+      tag: 'span',
+      className: 'jp-ToolbarButtonComponent-icon',
+      stylesheet: 'toolbarButton'
+    }),
+    showLabel
+      ? h('span', { class: 'jp-ToolbarButtonComponent-label' }, label)
+      : null
   );
 }

@@ -1,6 +1,7 @@
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import modelartsSvgstr from '../../style/icons/modelarts.svg';
+import renewSvgstr from '../../style/icons/renew.svg';
 
 /**
  * The ModelArts icon of the sidebar tab.
@@ -8,4 +9,12 @@ import modelartsSvgstr from '../../style/icons/modelarts.svg';
 export const modelartsIcon = new LabIcon({
   name: 'jupyter-modelarts:modelarts',
   svgstr: modelartsSvgstr
+});
+
+/**
+ * A clock going round: renew the auto-stop lease.
+ */
+export const renewIcon = new LabIcon({
+  name: 'jupyter-modelarts:renew',
+  svgstr: renewSvgstr
 });

@@ -89,12 +89,14 @@ test('the ModelArts panel works in this front end', async ({
     );
   }
 
-  // A mount outside /data shows where it really is.
-  await panel.locator('.jp-ModelArts-mountUri').fill('obs://bucket/datasets/');
-  await expect(panel.locator('.jp-ModelArts-mountPath')).toHaveValue(
+  // A mount (from its dialog) outside /data shows where it really is.
+  await panel.locator('.jp-ModelArts-addMount').click();
+  const form = page.locator('.jp-Dialog.jp-ModelArts-dialog');
+  await form.locator('.jp-ModelArts-mountUri').fill('obs://bucket/datasets/');
+  await expect(form.locator('.jp-ModelArts-mountPath')).toHaveValue(
     '/data/datasets/'
   );
-  await panel.locator('.jp-ModelArts-mountSubmit').click();
+  await form.locator('.jp-Dialog-button.jp-mod-accept').click();
   const mount = panel.locator(
     '.jp-ModelArts-mount[data-path="/data/datasets/"]'
   );

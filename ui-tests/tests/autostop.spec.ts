@@ -1,6 +1,6 @@
 import { expect, test } from '@jupyterlab/galata';
-import { ChildProcess, spawn } from 'child_process';
-import * as path from 'path';
+
+import { TestServer } from './helpers';
 
 /**
  * This spec runs its own server (jupyter_server_autostop_config.py, port 8889) whose lease is
@@ -8,48 +8,13 @@ import * as path from 'path';
  * while the test runs. The server is started here, not by Playwright's webServer, so that
  * its short lease starts when this test does.
  */
-const PORT = 8889;
-const BASE = `http://127.0.0.1:${PORT}`;
-let server: ChildProcess | null = null;
+const server = new TestServer('jupyter_server_autostop_config.py', 8889);
 
-test.use({ baseURL: BASE });
+test.use({ baseURL: server.url });
 
-test.beforeAll(async () => {
-  server = spawn(
-    'jupyter',
-    ['lab', '--config', 'jupyter_server_autostop_config.py'],
-    {
-      cwd: path.resolve(__dirname, '..'),
-      stdio: 'ignore',
-      detached: true
-    }
-  );
-  const deadline = Date.now() + 60000;
-  for (;;) {
-    try {
-      const response = await fetch(`${BASE}/jupyter-modelarts/lease`);
-      if (response.ok) {
-        break;
-      }
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) {
-      throw new Error('the auto-stop test server did not start');
-    }
-    await new Promise(resolve => setTimeout(resolve, 250));
-  }
-});
+test.beforeAll(() => server.start());
 
-test.afterAll(() => {
-  if (server?.pid) {
-    try {
-      process.kill(-server.pid, 'SIGTERM');
-    } catch {
-      // Already stopped by its own auto-stop.
-    }
-  }
-});
+test.afterAll(() => server.stop());
 
 test('an edited notebook is saved a minute before auto-stop', async ({
   page,

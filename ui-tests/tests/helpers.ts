@@ -1,5 +1,7 @@
 import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
-import { Locator } from '@playwright/test';
+import { Locator, Page } from '@playwright/test';
+import { ChildProcess, spawn } from 'child_process';
+import * as path from 'path';
 
 /**
  * Open the ModelArts panel and wait until it shows the instance.
@@ -20,6 +22,13 @@ export async function openPanel(
 }
 
 /**
+ * The open form dialog (mount, save image, submit, renew).
+ */
+export function dialog(page: Page): Locator {
+  return page.locator('.jp-Dialog.jp-ModelArts-dialog');
+}
+
+/**
  * Parse `h:mm:ss` into seconds.
  */
 export function seconds(text: string): number {
@@ -28,6 +37,23 @@ export function seconds(text: string): number {
     throw new Error(`no countdown in "${text}"`);
   }
   return Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3]);
+}
+
+/**
+ * Submit a job through the REST API.
+ *
+ * @returns The job's id
+ */
+export async function submitJob(
+  page: Page,
+  name: string,
+  command: string
+): Promise<string> {
+  const response = await page.request.post('/jupyter-modelarts/jobs', {
+    data: { name, command }
+  });
+  expect(response.status()).toBe(201);
+  return (await response.json()).id;
 }
 
 /**
@@ -70,4 +96,67 @@ export async function seenValues(
   key: string
 ): Promise<string[]> {
   return page.evaluate(key => (window as any)[key] as string[], key);
+}
+
+/**
+ * A JupyterLab server of its own for a spec (a configuration of ui-tests/ on another port),
+ * started when the spec needs it, so that what it sets up starts with the test.
+ */
+export class TestServer {
+  /**
+   * @param config The configuration file, in ui-tests/
+   * @param port Its port
+   */
+  constructor(
+    readonly config: string,
+    readonly port: number
+  ) {}
+
+  /**
+   * The server's base URL.
+   */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /**
+   * Start the server and wait until the extension answers.
+   */
+  async start(): Promise<void> {
+    this._process = spawn('jupyter', ['lab', '--config', this.config], {
+      cwd: path.resolve(__dirname, '..'),
+      stdio: 'ignore',
+      detached: true
+    });
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      try {
+        const response = await fetch(`${this.url}/jupyter-modelarts/lease`);
+        if (response.ok) {
+          return;
+        }
+      } catch {
+        // Not listening yet.
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`the server of ${this.config} did not start`);
+      }
+      await new Promise(resolve => setTimeout(resolve, 250));
+    }
+  }
+
+  /**
+   * Stop the server and what it started.
+   */
+  stop(): void {
+    if (this._process?.pid) {
+      try {
+        process.kill(-this._process.pid, 'SIGTERM');
+      } catch {
+        // Already stopped (the auto-stop server stops itself).
+      }
+    }
+  }
+
+  private _process: ChildProcess | null = null;
 }

@@ -1,21 +1,26 @@
 import { expect, test } from '@jupyterlab/galata';
 
-import { openPanel, recordAttribute, seenValues } from './helpers';
+import { dialog, openPanel, recordAttribute, seenValues } from './helpers';
 
-test('an image save shows progress and ends ACTIVE', async ({ page }) => {
+test('an image saved from the dialog shows progress and ends ACTIVE', async ({
+  page
+}) => {
   const panel = await openPanel(page);
-  const name = panel.locator('.jp-ModelArts-imageName');
-  const submit = panel.locator('.jp-ModelArts-imageSubmit');
+  await panel.locator('.jp-ModelArts-saveImage').click();
+  const form = dialog(page);
+  const name = form.locator('.jp-ModelArts-imageName');
+  const tag = form.locator('.jp-ModelArts-imageTag');
+  const accept = form.locator('.jp-Dialog-button.jp-mod-accept');
 
-  await expect(panel.locator('.jp-ModelArts-warning')).toContainText(
+  await expect(form.locator('.jp-ModelArts-warning')).toContainText(
     'cannot be used'
   );
   await name.fill('My-Env');
   await expect(name).toHaveAttribute('aria-invalid', 'true');
-  await expect(submit).toBeDisabled();
+  await expect(accept).toBeDisabled();
   await name.fill('my-env');
-  await panel.locator('.jp-ModelArts-imageTag').fill('v1');
-  await expect(submit).toBeEnabled();
+  await tag.fill('v1');
+  await expect(accept).toBeEnabled();
 
   const ref = 'local/my-env:v1';
   await recordAttribute(
@@ -30,7 +35,8 @@ test('an image save shows progress and ends ACTIVE', async ({ page }) => {
     `.jp-ModelArts-image[data-ref="${ref}"] progress`,
     'max'
   );
-  await submit.click();
+  await accept.click();
+  await expect(form).toHaveCount(0);
   const row = panel.locator(`.jp-ModelArts-image[data-ref="${ref}"]`);
   await expect(row).toHaveAttribute('data-status', 'ACTIVE', {
     timeout: 30000
@@ -43,12 +49,16 @@ test('an image save shows progress and ends ACTIVE', async ({ page }) => {
     page.locator('.Toastify__toast', { hasText: `Image ${ref} saved` })
   ).toBeVisible();
 
-  // The same name and tag again: the server's error shows next to the tag.
+  // The same name and tag again: the server's refusal shows next to the tag, and the
+  // dialog stays open until the tag changes or it is cancelled.
+  await panel.locator('.jp-ModelArts-saveImage').click();
   await name.fill('my-env');
-  await panel.locator('.jp-ModelArts-imageTag').fill('v1');
-  await submit.click();
-  await expect(panel.locator('.jp-ModelArts-imageTag')).toHaveAttribute(
-    'aria-invalid',
-    'true'
-  );
+  await tag.fill('v1');
+  await accept.click();
+  await expect(tag).toHaveAttribute('aria-invalid', 'true');
+  await expect(form).toBeVisible();
+  await tag.fill('v2');
+  await expect(tag).not.toHaveAttribute('aria-invalid', 'true');
+  await form.locator('.jp-mod-reject').click();
+  await expect(form).toHaveCount(0);
 });

@@ -1,60 +1,80 @@
 import { expect, test } from '@jupyterlab/galata';
 
-const TRAIN_CELL = `%%ma_train --name ui-job
-import time
-for step in range(120):
-    print(f"step {step}", flush=True)
-    time.sleep(0.5)
-`;
+/**
+ * A job's cell output: drawn by the extension from the shared model (not by the kernel's
+ * widget), live from pushed events.
+ */
+const JOB_OUTPUT = '.jp-OutputArea .jp-ModelArts-jobOutput';
 
-test('the job widget follows a %%ma_train job and stops it', async ({
+test('the job output follows a %%ma_train job to Completed', async ({
   page
 }) => {
   await page.notebook.createNew();
   await page.notebook.setCell(0, 'code', '%load_ext jupyter_modelarts');
-  await page.notebook.addCell('code', TRAIN_CELL);
+  await page.notebook.addCell(
+    'code',
+    `%%ma_train --name ui-job-done
+import time
+for step in range(30):
+    print(f"step {step}", flush=True)
+    time.sleep(0.1)
+`
+  );
   await page.notebook.run();
 
-  const widget = page.locator('.jp-OutputArea .jp-ModelArts-jobWidget');
-  const phase = widget.locator('.jp-ModelArts-jobPhase');
-  await expect(phase).toHaveText('Running', { timeout: 30000 });
-  await expect(widget.locator('.jp-ModelArts-jobLog').first()).toContainText(
-    'step 15',
-    {
-      timeout: 20000
-    }
+  const output = page.locator(JOB_OUTPUT);
+  await expect(output).toHaveCount(1);
+  await expect(output.locator('.jp-ModelArts-outputName')).toHaveText(
+    'ui-job-done'
   );
-  await expect(widget.locator('.jp-ModelArts-jobChart').first()).toBeVisible({
-    timeout: 20000
-  });
-  await widget.screenshot({ path: '../docs/job-widget.png' });
-
-  await widget.getByRole('button', { name: 'Stop' }).click();
-  await expect(phase).toHaveText('Terminated', { timeout: 30000 });
-  await expect(widget.getByRole('button', { name: 'Stop' })).toBeDisabled();
+  const phase = output.locator('.jp-ModelArts-badge');
+  await expect(phase).toHaveText('Completed', { timeout: 30000 });
+  // The last lines of the log, read once more at the end.
+  await expect(output.locator('.jp-ModelArts-outputLog')).toContainText(
+    'step 29'
+  );
+  await expect(
+    output.getByRole('button', { name: 'Stop the job' })
+  ).toBeDisabled();
+  // The kernel's text rendering is in the notebook for other frontends, not on screen.
+  await expect(
+    page.locator('.jp-OutputArea').filter({ hasText: 'JobWidget(' })
+  ).toHaveCount(0);
 });
 
-test('the lease countdown ticks in the browser and picks up renewals', async ({
+test('the job output stops its job and opens the job view', async ({
   page
 }) => {
   await page.notebook.createNew();
   await page.notebook.setCell(0, 'code', '%load_ext jupyter_modelarts');
-  await page.notebook.addCell('code', '%ma_lease');
+  await page.notebook.addCell(
+    'code',
+    `%%ma_train --name ui-job-stop
+import time
+for step in range(600):
+    print(f"step {step}", flush=True)
+    time.sleep(0.1)
+`
+  );
   await page.notebook.run();
 
-  const countdown = page.locator('.jp-OutputArea .jp-ModelArts-leaseCountdown');
-  const remaining = countdown.locator('.jp-ModelArts-leaseCountdown-remaining');
-  await expect(remaining).toHaveText(/^Stops in \d+:\d\d:\d\d$/);
-  const before = await remaining.textContent();
-  await expect(remaining).not.toHaveText(before!, { timeout: 3000 });
+  const output = page.locator(JOB_OUTPUT);
+  const phase = output.locator('.jp-ModelArts-badge');
+  await expect(phase).toHaveText('Running', { timeout: 30000 });
+  // The log grows: pushed log events bring new lines.
+  await expect(output.locator('.jp-ModelArts-outputLog')).toContainText(
+    /step [1-9]\d/,
+    { timeout: 20000 }
+  );
 
-  // Renewed from the widget: PATCH from the browser.
-  await countdown.locator('select').selectOption('4');
-  await countdown.getByRole('button', { name: 'Renew' }).click();
-  await expect(remaining).toHaveText(/^Stops in 3:59:\d\d$/);
+  await output.getByRole('button', { name: 'Stop the job' }).click();
+  await expect(phase).toHaveText('Terminated', { timeout: 30000 });
+  await expect(
+    output.getByRole('button', { name: 'Stop the job' })
+  ).toBeDisabled();
 
-  // Renewed elsewhere (another cell): the view's own polling shows it within 5 s.
-  await page.notebook.addCell('code', '%ma_lease renew 8h');
-  await page.notebook.runCell(2);
-  await expect(remaining).toHaveText(/^Stops in 7:59:\d\d$/, { timeout: 6000 });
+  await output.getByRole('button', { name: 'Open the job view' }).click();
+  await expect(
+    page.locator('.lm-TabBar-tab').filter({ hasText: 'ui-job-stop' })
+  ).toBeVisible();
 });

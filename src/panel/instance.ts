@@ -1,0 +1,286 @@
+import type { Message } from '@lumino/messaging';
+import { Signal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
+
+import { countdownLevel, formatRemaining } from '../api/countdown';
+import { ModelPart } from '../api/interfaces';
+import { CommandIDs } from '../commandids';
+import { formatTime, h, iconButton } from '../ui/dom';
+import { renewIcon } from '../ui/icons';
+import { FormBody, showForm } from './forms';
+import { IPanelContext, RENEW_HOURS, showPartError } from './section';
+
+/**
+ * A part of the panel's head (instance or lease): always shown, redrawn when its part of
+ * the model changes and while visible, its error inline with a retry.
+ */
+abstract class HeadPart extends Widget {
+  constructor(context: IPanelContext, part: ModelPart, className: string) {
+    super();
+    this.context = context;
+    this.part = part;
+    this.addClass(className);
+    this.errorNode = h('div', {
+      class: 'jp-ModelArts-error jp-ModelArts-sectionError',
+      role: 'alert',
+      hidden: true
+    });
+    context.model.partChanged.connect((_, changed) => {
+      if (changed === part) {
+        this.schedule();
+      }
+    }, this);
+  }
+
+  /**
+   * Show the model's state now.
+   */
+  abstract update(): void;
+
+  /**
+   * Redraw now if visible, else once shown again.
+   */
+  schedule(): void {
+    if (this.isVisible) {
+      this.update();
+    } else {
+      this._stale = true;
+    }
+  }
+
+  dispose(): void {
+    Signal.disconnectReceiver(this);
+    super.dispose();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.schedule();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    if (this._stale) {
+      this._stale = false;
+      this.update();
+    }
+  }
+
+  protected showError(): boolean {
+    return showPartError(this.errorNode, this.context, this.part);
+  }
+
+  protected readonly context: IPanelContext;
+  protected readonly part: ModelPart;
+  protected readonly errorNode: HTMLElement;
+  private _stale = true;
+}
+
+/**
+ * The instance: name and status, flavor and resources on a second line, the rest in its
+ * tooltip.
+ */
+export class InstancePart extends HeadPart {
+  constructor(context: IPanelContext) {
+    super(context, 'instance', 'jp-ModelArts-instance');
+    this._main = h('div', { class: 'jp-ModelArts-instanceBody' });
+    this.node.append(this._main, this.errorNode);
+  }
+
+  update(): void {
+    const { model, trans } = this.context;
+    const failed = this.showError();
+    const instance = model.instance;
+    if (!instance) {
+      this._main.replaceChildren(
+        failed
+          ? ''
+          : h('span', { class: 'jp-ModelArts-info' }, trans.__('Loading…'))
+      );
+      return;
+    }
+    const { flavor } = instance;
+    const resources = [
+      trans.__(
+        '%1 CPU, %2 GiB',
+        flavor.cpu_count,
+        (flavor.memory_mb / 1024).toFixed(1)
+      ),
+      flavor.gpu_count > 0
+        ? `${flavor.gpu_count} × ${flavor.gpu_name ?? flavor.type}`
+        : ''
+    ]
+      .filter(Boolean)
+      .join(' · ');
+    this.node.title = [
+      trans.__('Instance: %1 (%2)', instance.name, instance.id),
+      trans.__('Backend: %1', instance.backend),
+      trans.__('Flavor: %1', flavor.name),
+      trans.__('Resources: %1', resources),
+      instance.image ? trans.__('Image: %1', instance.image) : ''
+    ]
+      .filter(Boolean)
+      .join('\n');
+    this._main.replaceChildren(
+      h(
+        'div',
+        { class: 'jp-ModelArts-itemLine' },
+        h('span', { class: 'jp-ModelArts-backend' }, instance.backend),
+        h('span', { class: 'jp-ModelArts-instanceName' }, instance.name),
+        h(
+          'span',
+          { class: 'jp-ModelArts-badge', 'data-status': instance.status },
+          instance.status
+        )
+      ),
+      h(
+        'div',
+        { class: 'jp-ModelArts-sub jp-ModelArts-oneLine' },
+        `${flavor.name} · ${resources}`
+      )
+    );
+  }
+
+  private _main: HTMLElement;
+}
+
+/**
+ * The auto-stop lease: the time left (the model's one countdown, with the user's
+ * thresholds), the stop time, and renew.
+ */
+export class LeasePart extends HeadPart {
+  constructor(context: IPanelContext) {
+    super(context, 'lease', 'jp-ModelArts-lease');
+    const { trans } = context;
+    this._clock = h('span', {
+      class: 'jp-ModelArts-countdown',
+      role: 'timer',
+      'aria-live': 'off',
+      title: trans.__('Time left before the instance stops')
+    });
+    this._line = h('div', { class: 'jp-ModelArts-sub jp-ModelArts-stopAt' });
+    this._renew = iconButton(
+      renewIcon,
+      trans.__('Renew'),
+      () => void context.commands.execute(CommandIDs.renew),
+      { class: 'jp-ModelArts-renew', title: trans.__('Renew auto-stop…') },
+      true
+    );
+    this.node.append(
+      h('div', { class: 'jp-ModelArts-leaseLine' }, this._clock, this._renew),
+      this._line,
+      this.errorNode
+    );
+    context.model.tick.connect(() => {
+      if (this.isVisible) {
+        this._draw();
+      }
+    }, this);
+  }
+
+  update(): void {
+    this.showError();
+    this._draw();
+  }
+
+  private _draw(): void {
+    const { model, trans } = this.context;
+    const { countdown } = model;
+    const remaining = countdown.remaining();
+    this._clock.dataset.level = countdownLevel(
+      remaining,
+      this.context.thresholds()
+    );
+    this._renew.disabled = remaining === null;
+    if (remaining === null) {
+      this._clock.textContent = '';
+      this._line.textContent = model.lease
+        ? trans.__('Auto-stop is off')
+        : model.error('lease')
+          ? ''
+          : trans.__('Loading…');
+      return;
+    }
+    this._clock.textContent = formatRemaining(remaining);
+    this._line.textContent = trans.__(
+      'Auto-stop at %1',
+      formatTime(countdown.stopAt)
+    );
+  }
+
+  private _clock: HTMLElement;
+  private _line: HTMLElement;
+  private _renew: HTMLButtonElement;
+}
+
+/**
+ * The form that renews the lease for a chosen length, counting from now.
+ */
+export class RenewForm extends FormBody {
+  /**
+   * Create the form.
+   *
+   * @param context What the panel's parts share
+   */
+  constructor(context: IPanelContext) {
+    super(context.trans, 'jp-ModelArts-renewForm');
+    const trans = this.trans;
+    this._context = context;
+    // The length of the last renewal is offered first.
+    const last = Math.round((context.model.lease?.duration_s ?? 3600) / 3600);
+    const hours = RENEW_HOURS.includes(last) ? last : 1;
+    this._hours = h(
+      'select',
+      { class: 'jp-mod-styled jp-ModelArts-renewHours' },
+      ...RENEW_HOURS.map(n =>
+        h(
+          'option',
+          { value: n, selected: n === hours },
+          trans._n('%1 hour', '%1 hours', n)
+        )
+      )
+    );
+    const remaining = context.model.countdown.remaining();
+    this.node.append(
+      h(
+        'p',
+        { class: 'jp-ModelArts-info' },
+        remaining === null
+          ? trans.__('Auto-stop is off.')
+          : trans.__(
+              'The instance stops in %1 (at %2). Renewing counts from now.',
+              formatRemaining(remaining),
+              formatTime(context.model.countdown.stopAt)
+            )
+      ),
+      this.addField('duration_s', trans.__('Stop in'), this._hours),
+      this.message
+    );
+  }
+
+  async send(): Promise<void> {
+    await this._context.model.renew(Number(this._hours.value));
+  }
+
+  protected problems(): Record<string, string> {
+    return {};
+  }
+
+  private _context: IPanelContext;
+  private _hours: HTMLSelectElement;
+}
+
+/**
+ * Open the renew dialog.
+ *
+ * @param context What the panel's parts share
+ * @returns Whether the lease was renewed
+ */
+export function renewLease(context: IPanelContext): Promise<boolean> {
+  const trans = context.trans;
+  return showForm(
+    new RenewForm(context),
+    trans.__('Renew auto-stop'),
+    trans.__('Renew')
+  );
+}
