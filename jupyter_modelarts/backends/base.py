@@ -10,6 +10,7 @@ from traitlets import MetaHasTraits, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..models import (
+    SUMMARY_FIELDS,
     Engine,
     Flavor,
     ImageRequest,
@@ -19,12 +20,40 @@ from ..models import (
     JobPage,
     JobPhase,
     JobSpec,
+    JobSummary,
     Lease,
     LogChunk,
     Metrics,
     Mount,
+    now_ms,
 )
 from ..store import Store
+
+
+def read_job_page(
+    store: Store,
+    *,
+    phase: JobPhase | None,
+    offset: int,
+    limit: int,
+    sort: str,
+    order: str,
+    exclude: tuple[str, ...] = (),
+) -> JobPage:
+    """A page of the stored jobs' summaries (blocking: a sort other than by creation reads
+    every record, so callers run it in a worker thread)."""
+    rows, total = store.page(
+        "job",
+        SUMMARY_FIELDS,
+        phases=(phase.value,) if phase else (),
+        exclude=exclude,
+        sort=sort,
+        descending=order == "desc",
+        offset=offset,
+        limit=limit,
+        now=now_ms(),
+    )
+    return JobPage([JobSummary.from_fields(r) for r in rows], total)
 
 
 class LogFile:

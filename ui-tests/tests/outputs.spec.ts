@@ -25,8 +25,14 @@ test('the lease output shows the status bar time and follows renewals', async ({
         text('.jp-ModelArts-status')
       ];
     });
-  const [ours, bar] = await both();
-  expect(ours).toBe(bar);
+  // Read together; a poll, as a tick may fall between the two reads.
+  await expect
+    .poll(async () => {
+      const [inCell, inBar] = await both();
+      return inCell === inBar;
+    })
+    .toBe(true);
+  const [ours] = await both();
   await expect(output).toHaveAttribute(
     'data-level',
     (await status.getAttribute('data-level'))!

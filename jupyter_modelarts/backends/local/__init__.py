@@ -22,7 +22,6 @@ from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, vali
 
 from ...models import (
     MAX_NODES,
-    SUMMARY_FIELDS,
     Conflict,
     Engine,
     Flavor,
@@ -35,7 +34,6 @@ from ...models import (
     JobPage,
     JobPhase,
     JobSpec,
-    JobSummary,
     Lease,
     LogChunk,
     Metrics,
@@ -46,7 +44,7 @@ from ...models import (
     parse_mount_path,
     parse_obs_uri,
 )
-from ..base import Backend, LogFile
+from ..base import Backend, LogFile, read_job_page
 from .engines import KernelEngines
 from .lease import LeaseTimer
 from .objects import DataRoot, ObjectStore
@@ -675,21 +673,16 @@ class LocalBackend(Backend):
         sort: str = "created",
         order: str = "desc",
     ) -> JobPage:
-        def read() -> JobPage:
-            rows, total = self.store.page(
-                "job",
-                SUMMARY_FIELDS,
-                phases=(phase.value,) if phase else (),
-                sort=sort,
-                descending=order == "desc",
-                offset=offset,
-                limit=limit,
-                now=now_ms(),
-            )
-            return JobPage([JobSummary.from_fields(r) for r in rows], total)
-
         # A sort by name, phase or duration reads every record: off the loop.
-        return await asyncio.to_thread(read)
+        return await asyncio.to_thread(
+            read_job_page,
+            self.store,
+            phase=phase,
+            offset=offset,
+            limit=limit,
+            sort=sort,
+            order=order,
+        )
 
     async def live_jobs(self) -> list[Job]:
         def read() -> list[Job]:

@@ -23,7 +23,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ...models import (
-    SUMMARY_FIELDS,
     Conflict,
     Engine,
     Flavor,
@@ -32,14 +31,13 @@ from ...models import (
     JobPage,
     JobPhase,
     JobSpec,
-    JobSummary,
     LogChunk,
     ModelArtsError,
     NotFound,
     Task,
     now_ms,
 )
-from ..base import LogFile
+from ..base import LogFile, read_job_page
 from .logs import PAGE_LINES, Export, Page, TaskLogs
 
 if TYPE_CHECKING:
@@ -597,29 +595,25 @@ class Training:
                 and not r["gone"]
             )
 
-        def read() -> JobPage:
-            rows, total = store.page(
-                "job",
-                SUMMARY_FIELDS,
-                phases=(phase.value,) if phase else (),
-                exclude=exclude,
-                sort=sort,
-                descending=order == "desc",
-                offset=offset,
-                limit=limit,
-                now=now_ms(),
-            )
-            return JobPage([JobSummary.from_fields(r) for r in rows], total)
-
-        return await asyncio.to_thread(read)
+        return await asyncio.to_thread(
+            read_job_page,
+            store,
+            phase=phase,
+            offset=offset,
+            limit=limit,
+            sort=sort,
+            order=order,
+            exclude=exclude,
+        )
 
     async def live_jobs(self) -> list[Job]:
         await self.refresh()  # shared with every other reader of this interval
-        return [
-            Job.from_record(d)
-            for d in self.cloud.store.list("job", phases=_LIVE)
-            if d.get("backend") == self.cloud.name
-        ]
+
+        def read() -> list[Job]:
+            records = self.cloud.store.list("job", phases=_LIVE)
+            return [Job.from_record(d) for d in records if d.get("backend") == self.cloud.name]
+
+        return await asyncio.to_thread(read)  # their code may be big: parsed off the loop
 
     async def stop_job(self, job_id: str) -> Job:
         stored = await self.get_job(job_id)
