@@ -71,10 +71,11 @@ class Follower:
                     self.stopped = f"the job ended ({job['phase']})"
                     return
                 await asyncio.sleep(FOLLOW_INTERVAL)
-        except ModelArtsError as error:
+        except Exception as error:  # whatever it is, the views say why they stand still
+            reason = str(error) if isinstance(error, ModelArtsError) else repr(error)
             for widget in self.widgets:
-                widget.error = str(error)
-            self.stopped = f"reading the job failed: {error}"
+                widget.error = reason
+            self.stopped = f"reading the job failed: {reason}"
         finally:
             if self.task is me:
                 self.task = None

@@ -1,88 +1,18 @@
-import type { Message } from '@lumino/messaging';
-import { Signal } from '@lumino/signaling';
-import { Widget } from '@lumino/widgets';
-
 import { countdownLevel, formatRemaining } from '../api/countdown';
-import { ModelPart } from '../api/interfaces';
 import { CommandIDs } from '../commandids';
 import { formatTime, h, iconButton } from '../ui/dom';
 import { renewIcon } from '../ui/icons';
 import { FormBody, showForm } from './forms';
-import { IPanelContext, RENEW_HOURS, showPartError } from './section';
-
-/**
- * A part of the panel's head (instance or lease): always shown, redrawn when its part of
- * the model changes and while visible, its error inline with a retry.
- */
-abstract class HeadPart extends Widget {
-  constructor(context: IPanelContext, part: ModelPart, className: string) {
-    super();
-    this.context = context;
-    this.part = part;
-    this.addClass(className);
-    this.errorNode = h('div', {
-      class: 'jp-ModelArts-error jp-ModelArts-sectionError',
-      role: 'alert',
-      hidden: true
-    });
-    context.model.partChanged.connect((_, changed) => {
-      if (changed === part) {
-        this.schedule();
-      }
-    }, this);
-  }
-
-  /**
-   * Show the model's state now.
-   */
-  abstract update(): void;
-
-  /**
-   * Redraw now if visible, else once shown again.
-   */
-  schedule(): void {
-    if (this.isVisible) {
-      this.update();
-    } else {
-      this._stale = true;
-    }
-  }
-
-  dispose(): void {
-    Signal.disconnectReceiver(this);
-    super.dispose();
-  }
-
-  protected onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    this.schedule();
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    if (this._stale) {
-      this._stale = false;
-      this.update();
-    }
-  }
-
-  protected showError(): boolean {
-    return showPartError(this.errorNode, this.context, this.part);
-  }
-
-  protected readonly context: IPanelContext;
-  protected readonly part: ModelPart;
-  protected readonly errorNode: HTMLElement;
-  private _stale = true;
-}
+import { IPanelContext, PartWidget, RENEW_HOURS } from './section';
 
 /**
  * The instance: name and status, flavor and resources on a second line, the rest in its
  * tooltip.
  */
-export class InstancePart extends HeadPart {
+export class InstancePart extends PartWidget {
   constructor(context: IPanelContext) {
-    super(context, 'instance', 'jp-ModelArts-instance');
+    super(context, 'instance');
+    this.addClass('jp-ModelArts-instance');
     this._main = h('div', { class: 'jp-ModelArts-instanceBody' });
     this.node.append(this._main, this.errorNode);
   }
@@ -148,9 +78,10 @@ export class InstancePart extends HeadPart {
  * The auto-stop lease: the time left (the model's one countdown, with the user's
  * thresholds), the stop time, and renew.
  */
-export class LeasePart extends HeadPart {
+export class LeasePart extends PartWidget {
   constructor(context: IPanelContext) {
-    super(context, 'lease', 'jp-ModelArts-lease');
+    super(context, 'lease');
+    this.addClass('jp-ModelArts-lease');
     const { trans } = context;
     this._clock = h('span', {
       class: 'jp-ModelArts-countdown',

@@ -124,46 +124,32 @@ export class FoldingPanel extends PanelWithToolbar {
 }
 
 /**
- * A section showing one part of the model: its body, and the part's error inline with a
- * retry. It redraws when its part changes, and only while it is visible.
+ * A widget showing one part of the model, with the part's error inline and a retry. It
+ * redraws when its part changes, and only while it is visible (else once shown again).
  */
-export abstract class Section extends FoldingPanel {
+export abstract class PartWidget extends Widget {
   /**
-   * Create the section.
+   * Create the widget.
    *
-   * @param context What the sections share
-   * @param key The section's id suffix
-   * @param title Its title
+   * @param context What the panel's parts share
    * @param part The part of the model it shows
+   * @param options The widget's options (its node)
    */
   constructor(
     context: IPanelContext,
-    key: string,
-    title: string,
-    part: ModelPart
+    part: ModelPart,
+    options?: Widget.IOptions
   ) {
-    super(key, title);
+    super(options);
     this.context = context;
-    this.trans = context.trans;
     this.part = part;
     this.errorNode = h('div', {
       class: 'jp-ModelArts-error jp-ModelArts-sectionError',
       role: 'alert',
       hidden: true
     });
-    this.body = h('div', { class: 'jp-ModelArts-sectionBody' });
-    this.addWidget(
-      new Widget({
-        node: h(
-          'div',
-          { class: 'jp-ModelArts-sectionContent' },
-          this.errorNode,
-          this.body
-        )
-      })
-    );
     context.model.partChanged.connect((_, changed) => {
-      if (changed === this.part) {
+      if (changed === part) {
         this.schedule();
       }
     }, this);
@@ -183,6 +169,15 @@ export abstract class Section extends FoldingPanel {
     } else {
       this._stale = true;
     }
+  }
+
+  /**
+   * Show the part's error, if any.
+   *
+   * @returns Whether there is an error
+   */
+  showError(): boolean {
+    return showPartError(this.errorNode, this.context, this.part);
   }
 
   /**
@@ -206,19 +201,83 @@ export abstract class Section extends FoldingPanel {
     }
   }
 
+  readonly errorNode: HTMLElement;
+  protected readonly context: IPanelContext;
+  protected readonly part: ModelPart;
+  private _stale = true;
+}
+
+/**
+ * The content of a section: its error and body, redrawn by the section.
+ */
+class SectionContent extends PartWidget {
+  constructor(section: Section, context: IPanelContext, part: ModelPart) {
+    super(context, part, {
+      node: h('div', { class: 'jp-ModelArts-sectionContent' })
+    });
+    this._section = section;
+    this.body = h('div', { class: 'jp-ModelArts-sectionBody' });
+    this.node.append(this.errorNode, this.body);
+  }
+
+  update(): void {
+    this._section.update();
+  }
+
+  readonly body: HTMLElement;
+  private _section: Section;
+}
+
+/**
+ * A folding section showing one part of the model: its body, and the part's error inline
+ * with a retry. It redraws when its part changes, and only while it is visible.
+ */
+export abstract class Section extends FoldingPanel {
+  /**
+   * Create the section.
+   *
+   * @param context What the sections share
+   * @param key The section's id suffix
+   * @param title Its title
+   * @param part The part of the model it shows
+   */
+  constructor(
+    context: IPanelContext,
+    key: string,
+    title: string,
+    part: ModelPart
+  ) {
+    super(key, title);
+    this.context = context;
+    this.trans = context.trans;
+    this._content = new SectionContent(this, context, part);
+    this.body = this._content.body;
+    this.addWidget(this._content);
+  }
+
+  /**
+   * Show the model's state now.
+   */
+  abstract update(): void;
+
+  /**
+   * Redraw now if visible, else once shown again.
+   */
+  schedule(): void {
+    this._content.schedule();
+  }
+
   /**
    * Show the part's error, if any.
    *
    * @returns Whether there is an error
    */
   protected showError(): boolean {
-    return showPartError(this.errorNode, this.context, this.part);
+    return this._content.showError();
   }
 
   protected readonly body: HTMLElement;
-  protected readonly errorNode: HTMLElement;
   protected readonly context: IPanelContext;
   protected readonly trans: TranslationBundle;
-  protected readonly part: ModelPart;
-  private _stale = true;
+  private _content: SectionContent;
 }

@@ -78,7 +78,8 @@ test('a job submitted from the dialog runs, stops from its row and is deleted fr
 
   // Delete from the context menu, with confirmation.
   const id = await row.getAttribute('data-id');
-  await row.click({ button: 'right' });
+  // On the name: the row's centre can be a disabled hover button, which gets no mouse event.
+  await row.locator('.jp-ModelArts-jobName').click({ button: 'right' });
   await page
     .locator('.lm-Menu-item:not(.lm-mod-disabled)', {
       hasText: 'Delete Training Job…'
