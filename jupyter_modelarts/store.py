@@ -153,7 +153,10 @@ class Store:
             self._db.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, record_id))
 
     def close(self) -> None:
-        self._db.close()
+        # After the statement a worker thread may still be running (its task was cancelled at
+        # shutdown, its thread was not): closing under it crashed sqlite (a segfault on 3.9).
+        with self._db_lock:
+            self._db.close()
         self._lock.close()
 
 
