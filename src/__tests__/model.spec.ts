@@ -457,6 +457,25 @@ describe('ModelArtsModel', () => {
     expect(ended).toEqual(['new']);
   });
 
+  it('should not let a whole job read before a pushed end move it back', async () => {
+    server.jobs = [job('a', 1, 'Terminating')];
+    await start();
+    server.hold = true;
+    const whole = model.getJob('a');
+    await settle();
+    // The answer was read while Terminating; the event that follows says Terminated.
+    events.push(EventSchemas.job, {
+      action: 'changed',
+      job: job('a', 1, 'Terminated'),
+      tasks: [task('Terminated')]
+    });
+    server.release();
+    await whole;
+    expect(model.jobSummary('a')?.phase).toBe('Terminated');
+    expect(model.jobs[0].phase).toBe('Terminated');
+    expect(model.jobTasks('a')?.[0].phase).toBe('Terminated');
+  });
+
   it('should fetch a whole job and keep its tasks', async () => {
     server.jobs = [job('a', 1, 'Running')];
     await start();

@@ -48,6 +48,19 @@ export function isFinal(job: { phase: JobPhase }): boolean {
 }
 
 /**
+ * How far along its life a phase is: a job never goes back a stage.
+ *
+ * @param phase The phase
+ * @returns 0 before running, 1 running, 2 terminating, 3 ended
+ */
+function phaseStage(phase: JobPhase): number {
+  if (FINAL_PHASES.includes(phase)) {
+    return 3;
+  }
+  return phase === 'Terminating' ? 2 : phase === 'Running' ? 1 : 0;
+}
+
+/**
  * The summary of a job (what `GET /jobs` lists and job events carry).
  *
  * @param job A whole job or a summary
@@ -279,7 +292,12 @@ export class ModelArtsModel implements IModelArtsModel {
   async getJob(id: string): Promise<IJob> {
     const job = await this.service.getJob(id);
     this._followed.add(id);
-    this._applyJob(toSummary(job), job.tasks);
+    // An event may have arrived while the answer was on its way: phases only move on, so an
+    // answer behind what is known is not applied (it would undo a pushed Terminated).
+    const known = this._summaries.get(id);
+    if (!known || phaseStage(job.phase) >= phaseStage(known.phase)) {
+      this._applyJob(toSummary(job), job.tasks);
+    }
     return job;
   }
 
