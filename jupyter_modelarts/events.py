@@ -125,6 +125,7 @@ def event_schemas(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
 #: Seconds between looks at a part with something in progress, and at one at rest.
 BUSY_S = 0.5
 IDLE_S = 5.0
+_ENDED_KEPT = 1024  # ids of ended jobs remembered against stale answers
 _MOUNTS_MOVING = (MountStatus.MOUNTING, MountStatus.UNMOUNTING)
 _IMAGES_MOVING = (ImageStatus.INIT, ImageStatus.CREATING)
 _WRITING = (JobPhase.RUNNING, JobPhase.TERMINATING)
@@ -163,6 +164,8 @@ class Watcher:
         self._mounts: dict[str, dict[str, Any]] = {}
         self._images: dict[str, dict[str, Any]] = {}
         self._jobs: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        # The jobs told ended lately, oldest first: a stop's answer read before the end is stale.
+        self._ended: dict[str, None] = {}
         self._log_sizes: dict[tuple[str, str], int] = {}
         self._writing: list[str] = []  # the jobs whose logs may grow, as the last look saw them
         # Per part, the ids a handler published since its look began: that look's answer about
@@ -253,6 +256,8 @@ class Watcher:
         self._tell_image(image.to_json())
 
     def job_changed(self, job: Job) -> None:
+        if job.id in self._ended and not job.phase.is_final:
+            return  # read before the end subscribers were already told
         self._publish("jobs", job.id)
         self._tell_job(job)
 
@@ -285,6 +290,9 @@ class Watcher:
             self._emit(JOB_EVENT, {"action": "changed", "job": state[0], "tasks": state[1]})
         if job.phase.is_final:
             self._jobs.pop(job.id, None)
+            self._ended[job.id] = None
+            if len(self._ended) > _ENDED_KEPT:
+                del self._ended[next(iter(self._ended))]
         else:
             self._jobs[job.id] = state
 

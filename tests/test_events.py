@@ -230,3 +230,25 @@ async def test_a_cloud_job_s_phases_reach_subscribers(api, subscribe, fake, back
     order = ["Creating", "Pending", "Running", "Completed"]
     assert phases == sorted(phases, key=order.index), phases
     fake.clear_faults()
+
+
+def test_a_stop_answer_read_before_the_end_is_not_told_after_it():
+    """A stop's answer (Terminating) that the handler publishes after the watcher told the end
+    (Terminated) would move subscribers back; it is dropped."""
+    import logging
+
+    from jupyter_modelarts.events import Watcher
+    from jupyter_modelarts.models import Job, JobPhase, JobSpec
+
+    told = []
+    watcher = Watcher(None, lambda schema_id, data: told.append(data), logging, 30.0)
+    spec = JobSpec.from_json({"name": "n", "code": "print(1)"})
+
+    def job(phase):
+        return Job(id="j1", name="n", backend="local", phase=phase, spec=spec)
+
+    watcher.job_changed(job(JobPhase.RUNNING))
+    watcher._tell_job(job(JobPhase.TERMINATED))  # the watcher's own look saw it end
+    watcher.job_changed(job(JobPhase.TERMINATING))  # the stop's answer, read before
+    assert [data["job"]["phase"] for data in told] == ["Running", "Terminated"]
+    assert "j1" not in watcher._jobs

@@ -476,6 +476,20 @@ describe('ModelArtsModel', () => {
     expect(model.jobTasks('a')?.[0].phase).toBe('Terminated');
   });
 
+  it('should not let a stop answer that arrives after the pushed end move it back', async () => {
+    server.jobs = [job('a', 1, 'Running')];
+    await start();
+    events.push(EventSchemas.job, {
+      action: 'changed',
+      job: job('a', 1, 'Terminated'),
+      tasks: [task('Terminated')]
+    });
+    await settle();
+    model.updateJob(job('a', 1, 'Terminating'));
+    expect(model.jobSummary('a')?.phase).toBe('Terminated');
+    expect(model.jobs[0].phase).toBe('Terminated');
+  });
+
   it('should fetch a whole job and keep its tasks', async () => {
     server.jobs = [job('a', 1, 'Running')];
     await start();

@@ -292,12 +292,7 @@ export class ModelArtsModel implements IModelArtsModel {
   async getJob(id: string): Promise<IJob> {
     const job = await this.service.getJob(id);
     this._followed.add(id);
-    // An event may have arrived while the answer was on its way: phases only move on, so an
-    // answer behind what is known is not applied (it would undo a pushed Terminated).
-    const known = this._summaries.get(id);
-    if (!known || phaseStage(job.phase) >= phaseStage(known.phase)) {
-      this._applyJob(toSummary(job), job.tasks);
-    }
+    this.updateJob(job);
     return job;
   }
 
@@ -335,6 +330,13 @@ export class ModelArtsModel implements IModelArtsModel {
   }
 
   updateJob(job: IJob | IJobSummary): void {
+    // An event may have arrived while the answer was on its way: phases only move on, so an
+    // answer behind what is known is not applied (a stop's Terminating would undo a pushed
+    // Terminated).
+    const known = this._summaries.get(job.id);
+    if (known && phaseStage(job.phase) < phaseStage(known.phase)) {
+      return;
+    }
     this._applyJob(toSummary(job), 'tasks' in job ? job.tasks : undefined);
   }
 
