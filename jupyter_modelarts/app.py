@@ -17,6 +17,7 @@ from traitlets.utils.importstring import import_item
 from . import kernel_path
 from .backends import auto_backend
 from .backends.base import Backend
+from .doctor import Doctor
 from .events import Watcher, event_schemas
 from .store import Store, StoreInUse
 
@@ -62,6 +63,7 @@ class ModelArtsApp(ExtensionApp):
     # Set by initialize_settings; stays None when it failed, with the reason in ``unavailable``.
     backend: Backend | None = None
     watcher: Watcher | None = None
+    doctor: Doctor | None = None
     unavailable = ""
     _started = False
 
@@ -119,10 +121,17 @@ class ModelArtsApp(ExtensionApp):
         Default: 30.""",
     )
 
-    @validate("heartbeat_s")
+    doctor_timeout_s = Float(
+        120.0,
+        config=True,
+        help="""Seconds a run of the checks (GET/POST /doctor, %ma_doctor) may take; one that
+        takes longer ends with a failing check saying so. Default: 120.""",
+    )
+
+    @validate("heartbeat_s", "doctor_timeout_s")
     def _positive(self, proposal):
         if proposal["value"] <= 0:
-            raise TraitError("heartbeat_s must be positive")
+            raise TraitError(f"{proposal['trait'].name} must be positive")
         return proposal["value"]
 
     @default("backend_class")
@@ -164,6 +173,10 @@ class ModelArtsApp(ExtensionApp):
             self.backend, self.serverapp.event_logger.emit, self.log, self.heartbeat_s
         )
         self.settings["modelarts_watcher"] = self.watcher
+        self.doctor = Doctor(
+            self.backend, self.watcher.doctor_changed, self.log, self.doctor_timeout_s
+        )
+        self.settings["modelarts_doctor"] = self.doctor
         self.log.info("jupyter_modelarts: %s backend, state in %s", self.backend.name, state_dir)
         if not hasattr(ExtensionApp, "_start_jupyter_server_extension"):
             # jupyter_server < 2.16 has no start hook: start once the loop runs (the port is
@@ -206,9 +219,11 @@ class ModelArtsApp(ExtensionApp):
         if self.backend:
             await self.backend.start()
             self.watcher.start()
+            self.doctor.start()
 
     async def stop_extension(self) -> None:
         if self.backend:
+            await self.doctor.stop()
             await self.watcher.stop()
             await self.backend.close()
             self.store.close()

@@ -17,6 +17,7 @@ from typing import Any
 
 from .backends.base import Backend
 from .models import (
+    DoctorReport,
     ImageSnapshot,
     ImageStatus,
     Job,
@@ -27,6 +28,7 @@ from .models import (
     Mount,
     MountStatus,
     NotFound,
+    Workspace,
     now_ms,
 )
 
@@ -37,6 +39,8 @@ IMAGE_EVENT = _ROOT + "image/v1"
 JOB_EVENT = _ROOT + "job/v1"
 LOG_EVENT = _ROOT + "log/v1"
 HEARTBEAT_EVENT = _ROOT + "heartbeat/v1"
+DOCTOR_EVENT = _ROOT + "doctor/v1"
+WORKSPACE_EVENT = _ROOT + "workspace/v1"
 
 
 def _component(name: str) -> dict[str, str]:
@@ -82,6 +86,16 @@ _EVENTS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "Heartbeat",
         "The stream is alive: sent every heartbeat_s seconds (30 by default).",
         {"at": _component("EpochMs")},
+    ),
+    DOCTOR_EVENT: (
+        "Doctor",
+        "A run of the checks started (running: true) or ended with this report.",
+        {"report": _component("DoctorReport")},
+    ),
+    WORKSPACE_EVENT: (
+        "Workspace",
+        "The current workspace changed.",
+        {"workspace": _component("Workspace")},
     ),
 }
 # Keywords that only annotate: beside a $ref they are merged into what it names.
@@ -265,6 +279,12 @@ class Watcher:
         self._published["jobs"].add(job.id)
         self._jobs.pop(job.id, None)
         self._tell_deleted(JobSummary.of(job).to_json(), [t.to_json() for t in job.tasks])
+
+    def doctor_changed(self, report: DoctorReport) -> None:
+        self._emit(DOCTOR_EVENT, {"report": report.to_json()})
+
+    def workspace_changed(self, workspace: Workspace) -> None:
+        self._emit(WORKSPACE_EVENT, {"workspace": workspace.to_json()})
 
     # -- telling subscribers -----------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from tornado.iostream import StreamClosedError
 
 from .app import KERNEL_KEY_HEADER, NAMESPACE
 from .backends.base import Backend, LogFile
+from .doctor import Doctor
 from .events import Watcher
 from .models import (
     JOB_ORDERS,
@@ -34,6 +35,7 @@ from .models import (
     PayloadTooLarge,
     check_body,
     parse_lease_duration,
+    parse_workspace_id,
 )
 
 _PAGE_DEFAULT = 50
@@ -87,6 +89,19 @@ class ModelArtsHandler(ExtensionHandlerMixin, APIHandler):
         """Where a change made here is published at once (it exists with the backend)."""
         return self.settings["modelarts_watcher"]
 
+    @property
+    def doctor(self) -> Doctor:
+        """The server's doctor (it exists with the backend)."""
+        doctor = self.settings.get("modelarts_doctor")
+        if doctor is None:
+            raise BackendUnavailable(self.extensionapp.unavailable or "the backend did not start")
+        return doctor
+
+    def workspace_argument(self) -> str:
+        """The ``workspace_id`` query argument, else the current workspace."""
+        value = parse_workspace_id(self.get_query_argument("workspace_id", None))
+        return value or self.backend.current_workspace
+
     def json_body(self) -> dict[str, Any]:
         """The body as a JSON object of safe text; anything else is a 400 naming the field."""
         if len(self.request.body) > MAX_BODY_BYTES:
@@ -103,6 +118,14 @@ class ModelArtsHandler(ExtensionHandlerMixin, APIHandler):
             raise InvalidRequest("the request body must be a JSON object", field="body")
         check_body(body)
         return body
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        """A query or path argument as text; bytes that are not UTF-8 are a 400 naming it."""
+        try:
+            return super().decode_argument(value, name)
+        except web.HTTPError:
+            field = name or "path"
+            raise InvalidRequest(f"{field} is not valid UTF-8", field=field) from None
 
     def reply(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -218,12 +241,14 @@ class ImagesHandler(ModelArtsHandler):
     @api
     async def get(self):
         """→ {images: [ImageSnapshot]}."""
-        self.reply({"images": [i.to_json() for i in await self.backend.list_images()]})
+        images = await self.backend.list_images(self.workspace_argument())
+        self.reply({"images": [i.to_json() for i in images]})
 
     @api
     async def post(self):
-        """{name, tag?, namespace?, description?} → ImageSnapshot (INIT), 202."""
+        """{name, tag?, namespace?, description?, workspace_id?} → ImageSnapshot (INIT), 202."""
         request = ImageRequest.from_json(self.json_body(), self.extensionapp.image_namespace)
+        request.workspace_id = request.workspace_id or self.backend.current_workspace
         image = await self.backend.save_image(request)
         self.watcher.image_changed(image)
         self.reply(image.to_json(), 202)
@@ -253,8 +278,8 @@ class EnginesHandler(ModelArtsHandler):
 class JobsHandler(ModelArtsHandler):
     @api
     async def get(self):
-        """?phase=&offset=0&limit=50&sort=created&order=desc → a page of JobSummary, and the
-        total."""
+        """?phase=&offset=0&limit=50&sort=created&order=desc&workspace_id= → a page of
+        JobSummary, and the total."""
         raw = self.get_query_argument("phase", None)
         try:
             phase = JobPhase(raw) if raw else None
@@ -266,7 +291,12 @@ class JobsHandler(ModelArtsHandler):
         sort = self.choice_argument("sort", JOB_SORTS)
         order = self.choice_argument("order", JOB_ORDERS)
         page = await self.backend.list_jobs(
-            phase=phase, offset=offset, limit=limit, sort=sort, order=order
+            phase=phase,
+            offset=offset,
+            limit=limit,
+            sort=sort,
+            order=order,
+            workspace_id=self.workspace_argument(),
         )
         jobs = [summary.to_json() for summary in page.jobs]
         self.reply({"jobs": jobs, "total": page.total, "offset": offset, "limit": limit})
@@ -275,6 +305,7 @@ class JobsHandler(ModelArtsHandler):
     async def post(self):
         """JobSpec → Job, 201."""
         spec = JobSpec.from_json(self.json_body())
+        spec.workspace_id = spec.workspace_id or self.backend.current_workspace
         job = await self.backend.submit_job(spec)
         self.watcher.job_changed(job)
         self.reply(job.to_json(), 201)
@@ -436,6 +467,52 @@ class JobMetricsHandler(ModelArtsHandler):
         self.reply((await self.backend.get_metrics(job_id)).to_json())
 
 
+class WorkspacesHandler(ModelArtsHandler):
+    @api
+    async def get(self):
+        """→ {workspaces: [Workspace], current}."""
+        workspaces = await self.backend.list_workspaces()
+        current = self.backend.current_workspace
+        self.reply({"workspaces": [w.to_json() for w in workspaces], "current": current})
+
+
+class CurrentWorkspaceHandler(ModelArtsHandler):
+    @api
+    async def get(self):
+        """→ Workspace: the current one."""
+        self.reply((await self.backend.get_current_workspace()).to_json())
+
+    @api
+    async def put(self):
+        """{id} → Workspace, now current (kept across restarts); the checks run again."""
+        body = self.json_body()
+        unknown = set(body) - {"id"}
+        if unknown:
+            field = sorted(unknown)[0]
+            raise InvalidRequest(f"unknown field {field!r}", field=field)
+        workspace_id = parse_workspace_id(body.get("id"), "id")
+        if workspace_id is None:
+            raise InvalidRequest("id is required", field="id")
+        changed = workspace_id != self.backend.current_workspace
+        workspace = await self.backend.use_workspace(workspace_id)
+        if changed:
+            self.watcher.workspace_changed(workspace)
+            self.doctor.workspace_changed()
+        self.reply(workspace.to_json())
+
+
+class DoctorHandler(ModelArtsHandler):
+    @api
+    async def get(self):
+        """→ DoctorReport: the last one (waiting for the first run to end)."""
+        self.reply((await self.doctor.first()).to_json())
+
+    @api
+    async def post(self):
+        """→ DoctorReport of a run now (joining one in progress)."""
+        self.reply((await self.doctor.run()).to_json())
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The REST contract shipped in the package (``openapi.yaml``)."""
@@ -476,6 +553,9 @@ def route_table() -> list[tuple[str, type[ModelArtsHandler]]]:
         (f"jobs/{job}/logs", JobLogsHandler),
         (f"jobs/{job}/tasks/{ident.format('task')}/log", JobTaskLogHandler),
         (f"jobs/{job}/metrics", JobMetricsHandler),
+        ("workspaces", WorkspacesHandler),
+        ("workspaces/current", CurrentWorkspaceHandler),
+        ("doctor", DoctorHandler),
         ("openapi.json", OpenAPIHandler),
     ]
     return [(rf"/{NAMESPACE}/{path}", handler) for path, handler in routes]

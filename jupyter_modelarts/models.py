@@ -66,10 +66,23 @@ class PayloadTooLarge(ModelArtsError):
 
 
 class PermissionDenied(ModelArtsError):
-    """The credentials lack an IAM action (403)."""
+    """The credentials lack an IAM action (403): ``iam_action`` names it, ``agency`` says the
+    missing right is ModelArts' agency's (委托) rather than the user's own."""
 
     status = 403
     code = "ModelArts.PermissionDenied"
+
+    def __init__(self, message: str, *, iam_action: str | None = None, agency: bool = False, **kw):
+        super().__init__(message, **kw)
+        self.iam_action = iam_action
+        self.agency = agency
+
+    def to_json(self) -> dict[str, Any]:
+        body = super().to_json()
+        if self.iam_action:
+            body["iam_action"] = self.iam_action
+            body["agency"] = self.agency
+        return body
 
 
 class NotFound(ModelArtsError):
@@ -358,6 +371,22 @@ class ImageStatus(_StrEnum):
     CREATE_FAILED = "CREATE_FAILED"
 
 
+_WORKSPACE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: The workspace every ModelArts project has, and records made before workspaces were kept.
+DEFAULT_WORKSPACE = "0"
+
+
+def parse_workspace_id(value: Any, field_name: str = "workspace_id") -> str | None:
+    """A workspace id as a request gives it, None when absent or null."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _WORKSPACE_ID_RE.fullmatch(value):
+        raise InvalidRequest(
+            f"{field_name} must be 1-64 letters, digits, '-' or '_'", field=field_name
+        )
+    return value
+
+
 @dataclass
 class ImageSnapshot(_Wire):
     id: str
@@ -371,6 +400,7 @@ class ImageSnapshot(_Wire):
     bytes_total: int = 0
     size_bytes: int | None = None
     location: str | None = None  # where the image lives: an archive path or an SWR path
+    workspace_id: str = DEFAULT_WORKSPACE
     created_at: int = field(default_factory=now_ms)
     updated_at: int = field(default_factory=now_ms)
 
@@ -390,6 +420,7 @@ class ImageRequest:
     tag: str
     namespace: str
     description: str = ""
+    workspace_id: str | None = None  # None: the current workspace
 
     @classmethod
     def from_json(cls, body: dict[str, Any], default_namespace: str) -> ImageRequest:
@@ -424,7 +455,8 @@ class ImageRequest:
             raise InvalidRequest(
                 "description must be a string of at most 512 characters", field="description"
             )
-        return cls(name, tag, namespace, description)
+        workspace_id = parse_workspace_id(body.get("workspace_id"))
+        return cls(name, tag, namespace, description, workspace_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -486,6 +518,7 @@ class JobSpec(_Wire):
     engine: str | None = None
     image: str | None = None
     description: str = ""
+    workspace_id: str | None = None  # None until the server fills in the current workspace
 
     @classmethod
     def from_json(cls, body: Any) -> JobSpec:
@@ -575,6 +608,7 @@ class JobSpec(_Wire):
             engine=body.get("engine"),
             image=body.get("image"),
             description=body.get("description") or "",
+            workspace_id=parse_workspace_id(body.get("workspace_id")),
         )
 
 
@@ -605,7 +639,8 @@ class Job(_Wire):
     def from_record(cls, data: dict[str, Any]) -> Job:
         """A job from its store record; the backend's own ``runtime`` bookkeeping is left out."""
         data = {k: v for k, v in data.items() if k != "runtime"}
-        spec = JobSpec(**data["spec"])
+        spec = JobSpec(**{"workspace_id": DEFAULT_WORKSPACE, **data["spec"]})
+        spec.workspace_id = spec.workspace_id or DEFAULT_WORKSPACE
         tasks = [Task(**{**t, "phase": JobPhase(t["phase"])}) for t in data["tasks"]]
         return cls(**{**data, "phase": JobPhase(data["phase"]), "spec": spec, "tasks": tasks})
 
@@ -638,6 +673,7 @@ class JobSummary(_Wire):
     created_at: int
     started_at: int | None
     ended_at: int | None
+    workspace_id: str
 
     @classmethod
     def of(cls, job: Job) -> JobSummary:
@@ -653,6 +689,7 @@ class JobSummary(_Wire):
             created_at=job.created_at,
             started_at=job.started_at,
             ended_at=job.ended_at,
+            workspace_id=job.spec.workspace_id or DEFAULT_WORKSPACE,
         )
 
     @classmethod
@@ -670,6 +707,7 @@ class JobSummary(_Wire):
             created_at=data["created_at"],
             started_at=data.get("started_at"),
             ended_at=data.get("ended_at"),
+            workspace_id=data.get("workspace_id") or DEFAULT_WORKSPACE,
         )
 
 
@@ -682,6 +720,7 @@ SUMMARY_FIELDS = {
     },
     "flavor": "$.spec.flavor",
     "nodes": "$.spec.nodes",
+    "workspace_id": "$.spec.workspace_id",
 }
 
 
@@ -753,3 +792,50 @@ class MetricSeries(_Wire):
 class Metrics(_Wire):
     job_id: str
     series: list[MetricSeries] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workspaces and the checks run before work starts
+
+
+@dataclass
+class Workspace(_Wire):
+    """A ModelArts workspace (工作空间): a second gate beside IAM rights."""
+
+    id: str
+    name: str
+    status: str = "NORMAL"
+    description: str = ""
+
+
+class CheckStatus(_StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    SKIPPED = "skipped"
+
+
+#: What a check is about, in the order a report shows them.
+CHECK_AREAS = ("credentials", "instance", "agency", "obs", "actions", "workspace", "quota", "local")
+
+
+@dataclass
+class Check(_Wire):
+    """One thing the work needs: whether it holds, why, and the fix when it does not."""
+
+    id: str  # stable: "credentials", "agency", "obs:<bucket>", "action:<IAM action>", …
+    area: str  # one of CHECK_AREAS
+    title: str
+    status: CheckStatus
+    detail: str
+    fix: str = ""
+    iam_action: str | None = None
+    agency: bool = False  # what is missing is the agency's right, not the user's
+
+
+@dataclass
+class DoctorReport(_Wire):
+    backend: str
+    workspace_id: str
+    checked_at: int | None  # when the last run ended; None before the first
+    running: bool
+    checks: list[Check] = field(default_factory=list)

@@ -22,6 +22,7 @@ CREATE INDEX IF NOT EXISTS records_by_phase ON records (kind, json_extract(data,
 """
 # The same expression as the index's, so filters by phase use it (the watcher asks every tick).
 _PHASE = "json_extract(data, '$.phase')"
+_WORKSPACE = "COALESCE(json_extract(data, '$.spec.workspace_id'), '0')"
 # Orders of a page (see page()): an expression of the record, its collation, and whether a
 # record may lack it.
 _ORDERS = {
@@ -104,6 +105,7 @@ class Store:
         fields: dict[str, str],
         *,
         phases: tuple[str, ...] = (),
+        workspace: str | None = None,
         exclude: tuple[str, ...] = (),
         sort: str = "created",
         descending: bool = True,
@@ -112,15 +114,19 @@ class Store:
         now: int = 0,
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of the records of a kind, each only the ``fields`` (name → JSON path of a
-        scalar), and how many records match: with ``phases``, those in one of them, less the ids
-        in ``exclude``. Ordered by ``sort`` (see _ORDERS; ``now`` for a duration still growing),
-        then by creation time and id the same way, so pages never overlap; records without the
-        sort's value come last. ``limit`` -1 is no limit."""
+        scalar), and how many records match: with ``phases``, those in one of them; with
+        ``workspace``, those of that workspace (a record without one is of the default "0");
+        less the ids in ``exclude``. Ordered by ``sort`` (see _ORDERS; ``now`` for a duration
+        still growing), then by creation time and id the same way, so pages never overlap;
+        records without the sort's value come last. ``limit`` -1 is no limit."""
         where = "kind = ?"
         args: list[Any] = [kind]
         if phases:
             where += f" AND {_PHASE} IN ({','.join('?' * len(phases))})"
             args += phases
+        if workspace is not None:
+            where += f" AND {_WORKSPACE} = ?"
+            args.append(workspace)
         if exclude:
             where += " AND id NOT IN (SELECT value FROM json_each(?))"
             args.append(json.dumps(list(exclude)))

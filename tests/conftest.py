@@ -58,9 +58,13 @@ def ma_config(ma_dirs):
     }
 
 
+#: Settings of ``ma_config`` that are the local backend's.
+LOCAL_SETTINGS = (*MOVED_TO_LOCAL_BACKEND, "workspaces", "workspace_id")
+
+
 def extension_sections(ma_config):
     """``ma_config`` (the extension's and the local backend's settings) as config sections."""
-    local = {k: v for k, v in ma_config.items() if k in MOVED_TO_LOCAL_BACKEND}
+    local = {k: v for k, v in ma_config.items() if k in LOCAL_SETTINGS}
     app = {k: v for k, v in ma_config.items() if k not in local}
     return {"ModelArtsApp": app, "LocalBackend": local}
 

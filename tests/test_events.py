@@ -10,12 +10,14 @@ import yaml
 
 from conftest import cloud_server_config, server_config
 from jupyter_modelarts.events import (
+    DOCTOR_EVENT,
     HEARTBEAT_EVENT,
     IMAGE_EVENT,
     JOB_EVENT,
     LEASE_EVENT,
     LOG_EVENT,
     MOUNT_EVENT,
+    WORKSPACE_EVENT,
 )
 from test_openapi import DOC_FILE, Contract
 
@@ -27,6 +29,8 @@ PAYLOADS = {
     JOB_EVENT: {"job": "JobSummary"},
     LOG_EVENT: {},
     HEARTBEAT_EVENT: {"at": "EpochMs"},
+    DOCTOR_EVENT: {"report": "DoctorReport"},
+    WORKSPACE_EVENT: {"workspace": "Workspace"},
 }
 # Prints, then waits for its gate file to appear: it ends when the test says.
 GATED = """
@@ -56,6 +60,7 @@ def jp_server_config(ma_config, backend_kind, heartbeat_s, request, monkeypatch)
         "auto_stop_enabled": True,
         "max_concurrent_jobs": 1,
         "heartbeat_s": heartbeat_s,
+        "workspaces": [{"id": "team-b", "name": "Team B"}],
     }
     if backend_kind == "local":
         return server_config(config)
@@ -208,6 +213,27 @@ async def test_jobs_and_their_logs_are_pushed(api, subscribe, tmp_path):
     await api.call("DELETE", f"jobs/{a['id']}", expect=204)
     deleted = await stream.next(JOB_EVENT, lambda m: m["action"] == "deleted")
     assert deleted["job"]["id"] == a["id"] and deleted["job"]["phase"] == "Completed"
+
+
+async def test_the_workspace_and_the_checks_are_pushed(api, subscribe):
+    first = await api.get("doctor")  # the run at start-up has ended
+    stream = await subscribe()
+    await api.call("PUT", "workspaces/current", {"id": "team-b"}, expect=200)
+    changed = await stream.next(WORKSPACE_EVENT)
+    assert changed["workspace"]["id"] == "team-b"
+    # The checks run again for the new workspace: they say so as they start and as they end.
+    started = await stream.next(DOCTOR_EVENT, lambda m: m["report"]["running"])
+    assert started["report"]["checks"] == first["checks"]
+    ended = await stream.next(DOCTOR_EVENT, lambda m: not m["report"]["running"])
+    assert ended["report"]["workspace_id"] == "team-b"
+    assert ended["report"]["checked_at"] > first["checked_at"]
+    assert ended["report"] == await api.get("doctor")
+    # Picking the current one again changes nothing, so nothing is pushed.
+    await api.call("PUT", "workspaces/current", {"id": "team-b"}, expect=200)
+    report = (await api.call("POST", "doctor", expect=200))[1]
+    await stream.next(DOCTOR_EVENT, lambda m: m["report"]["checked_at"] == report["checked_at"])
+    kinds = [m["schema_id"] for m in stream.messages if m["schema_id"] != HEARTBEAT_EVENT]
+    assert kinds == [WORKSPACE_EVENT, *[DOCTOR_EVENT] * 4], kinds
 
 
 @pytest.mark.parametrize("heartbeat_s", [0.2])

@@ -26,6 +26,7 @@ SUMMARY_KEYS = {
     "created_at",
     "started_at",
     "ended_at",
+    "workspace_id",
 }
 
 

@@ -36,7 +36,8 @@ def auto_stop():
 
 @pytest.fixture
 def ma_config(ma_config, auto_stop):
-    return {**ma_config, "auto_stop_enabled": auto_stop}
+    workspaces = [{"id": "0", "name": "default"}, {"id": "team-b", "name": "Team B"}]
+    return {**ma_config, "auto_stop_enabled": auto_stop, "workspaces": workspaces}
 
 
 @pytest.fixture(scope="module")
@@ -401,6 +402,9 @@ async def images(c):
     assert image["size_bytes"] > 0 and image["bytes_done"] == image["bytes_total"]
     listed = (await c.call("GET", "images", expect=200))["images"]
     assert [i["id"] for i in listed] == [image["id"]]
+    assert (await c.call("GET", "images", expect=200, workspace_id="team-b"))["images"] == []
+    error = await c.call("GET", "images", expect=400, workspace_id="a.b")
+    assert error["field"] == "workspace_id"
     error = await c.call("POST", "images", {"name": "snap", "tag": "v1"}, expect=409)
     assert error["field"] == "tag"
     for bad, field in (
@@ -414,6 +418,26 @@ async def images(c):
         error = await c.call("POST", "images", bad, expect=400, body_valid=False)
         assert error["field"] == field, (bad, error)
     await c.call("GET", "images/nope", expect=404)
+
+
+async def workspaces_and_doctor(c):
+    listed = await c.call("GET", "workspaces", expect=200)
+    assert [w["id"] for w in listed["workspaces"]] == ["0", "team-b"]
+    assert listed["current"] == "0"
+    assert (await c.call("GET", "workspaces/current", expect=200))["id"] == "0"
+    report = await c.call("GET", "doctor", expect=200)
+    assert report["checked_at"] and report["workspace_id"] == "0"
+    picked = await c.call("PUT", "workspaces/current", {"id": "team-b"}, expect=200)
+    assert picked["name"] == "Team B"
+    report = await c.call("POST", "doctor", expect=200)
+    assert report["workspace_id"] == "team-b" and not report["running"]
+    assert {check["status"] for check in report["checks"]} == {"pass"}, report
+    error = await c.call("PUT", "workspaces/current", {"id": "nope"}, expect=404)
+    assert error["field"] == "id"
+    for bad, field in (({"id": "a/b"}, "id"), ({}, "id"), ({"id": "0", "x": 1}, "x")):
+        error = await c.call("PUT", "workspaces/current", bad, expect=400, body_valid=False)
+        assert error["field"] == field, (bad, error)
+    await c.call("PUT", "workspaces/current", {"id": "0"}, expect=200)
 
 
 async def jobs(c, ma_dirs, root_dir):
@@ -451,6 +475,9 @@ async def jobs(c, ma_dirs, root_dir):
     await c.call("GET", "jobs", expect=200, phase="Running")
     error = await c.call("GET", "jobs", expect=400, phase="Bogus")
     assert error["field"] == "phase"
+    assert (await c.call("GET", "jobs", expect=200, workspace_id="team-b"))["jobs"] == []
+    error = await c.call("GET", "jobs", expect=400, workspace_id="a.b")
+    assert error["field"] == "workspace_id"
 
     for job in (inline, from_dir):
         done = await c.poll(f"jobs/{job['id']}", lambda code, j: j["phase"] in FINAL)
@@ -577,6 +604,7 @@ async def test_session_matches_the_contract(api, doc, ma_dirs, jp_root_dir):
     c = Contract(api, doc)
     await c.call("GET", "openapi.json", expect=200)
     await instance_and_lease(c)
+    await workspaces_and_doctor(c)
     await mounts(c, ma_dirs)
     await images(c)
     await jobs(c, ma_dirs, jp_root_dir)

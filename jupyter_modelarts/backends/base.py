@@ -6,16 +6,19 @@ import abc
 import os
 from collections.abc import Callable
 
-from traitlets import MetaHasTraits, Unicode, default
+from traitlets import MetaHasTraits, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
 from ..models import (
+    DEFAULT_WORKSPACE,
     SUMMARY_FIELDS,
+    Check,
     Engine,
     Flavor,
     ImageRequest,
     ImageSnapshot,
     Instance,
+    InvalidRequest,
     Job,
     JobPage,
     JobPhase,
@@ -25,7 +28,10 @@ from ..models import (
     LogChunk,
     Metrics,
     Mount,
+    NotFound,
+    Workspace,
     now_ms,
+    parse_workspace_id,
 )
 from ..store import Store
 
@@ -38,6 +44,7 @@ def read_job_page(
     limit: int,
     sort: str,
     order: str,
+    workspace_id: str | None = None,
     exclude: tuple[str, ...] = (),
 ) -> JobPage:
     """A page of the stored jobs' summaries (blocking: a sort other than by creation reads
@@ -46,6 +53,7 @@ def read_job_page(
         "job",
         SUMMARY_FIELDS,
         phases=(phase.value,) if phase else (),
+        workspace=workspace_id,
         exclude=exclude,
         sort=sort,
         descending=order == "desc",
@@ -108,9 +116,24 @@ class Backend(LoggingConfigurable, metaclass=_BackendMeta):
         from elsewhere (the home folder, /etc). Default: the server's root_dir.""",
     )
 
+    workspace_id = Unicode(
+        DEFAULT_WORKSPACE,
+        config=True,
+        help="""Workspace jobs and images go to until the user picks another (the pick is kept
+        across restarts). Default: 0, the default workspace.""",
+    )
+
     @default("code_root")
     def _default_code_root(self) -> str:
         return self.root_dir
+
+    @validate("workspace_id")
+    def _valid_workspace_id(self, proposal):
+        try:
+            parse_workspace_id(proposal["value"])
+        except InvalidRequest as err:
+            raise TraitError(err.message) from None
+        return proposal["value"]
 
     def __init__(
         self,
@@ -127,12 +150,54 @@ class Backend(LoggingConfigurable, metaclass=_BackendMeta):
         self.root_dir = root_dir
         # Called with a reason when the instance must stop (lease expiry).
         self.request_shutdown = request_shutdown
+        self._picked_workspace: str | None = None  # "" when the user picked none
 
     async def start(self) -> None:
         """Resume what was going on before a restart (jobs, timers)."""
 
     async def close(self) -> None:
         """Release timers, watchers and clients; running jobs keep running."""
+
+    @property
+    def current_workspace(self) -> str:
+        """The workspace a request that names none goes to: the user's pick, else the
+        configured one."""
+        if self._picked_workspace is None:  # read once: every list and submit asks
+            picked = self.store.get("setting", "workspace")
+            self._picked_workspace = picked["id"] if picked else ""
+        return self._picked_workspace or self.workspace_id
+
+    async def get_current_workspace(self) -> Workspace:
+        """The current workspace; one no longer among ``list_workspaces()`` (configured, or
+        picked before it went) is UNAVAILABLE, rather than hidden."""
+        current = self.current_workspace
+        for workspace in await self.list_workspaces():
+            if workspace.id == current:
+                return workspace
+        return Workspace(
+            current,
+            current,
+            status="UNAVAILABLE",
+            description="not one of the workspaces you may use: pick another",
+        )
+
+    async def use_workspace(self, workspace_id: str) -> Workspace:
+        """Make ``workspace_id`` current, if it is one of ``list_workspaces()``."""
+        for workspace in await self.list_workspaces():
+            if workspace.id == workspace_id:
+                self.store.put("setting", "workspace", {"id": workspace_id, "created_at": 0})
+                self._picked_workspace = workspace_id
+                return workspace
+        raise NotFound(f"no workspace {workspace_id!r} you may use", field="id")
+
+    @abc.abstractmethod
+    async def list_workspaces(self) -> list[Workspace]:
+        """The workspaces the user may use, the default one first."""
+
+    @abc.abstractmethod
+    async def run_checks(self, workspace_id: str) -> list[Check]:
+        """Every check of what work on this backend needs, in the order shown. Never raises:
+        a check that cannot be made says so (status fail or skipped, with why)."""
 
     @abc.abstractmethod
     async def get_instance(self) -> Instance: ...
@@ -159,7 +224,8 @@ class Backend(LoggingConfigurable, metaclass=_BackendMeta):
     async def save_image(self, request: ImageRequest) -> ImageSnapshot: ...
 
     @abc.abstractmethod
-    async def list_images(self) -> list[ImageSnapshot]: ...
+    async def list_images(self, workspace_id: str | None = None) -> list[ImageSnapshot]:
+        """The images of a workspace, or of all of them when None."""
 
     @abc.abstractmethod
     async def get_image(self, image_id: str) -> ImageSnapshot: ...
@@ -182,9 +248,11 @@ class Backend(LoggingConfigurable, metaclass=_BackendMeta):
         limit: int = 50,
         sort: str = "created",
         order: str = "desc",
+        workspace_id: str | None = None,
     ) -> JobPage:
         """A page of job summaries ordered by ``sort`` (one of JOB_SORTS) and ``order`` ("desc"
-        or "asc"), ties broken by creation time and id, and how many jobs there are in all."""
+        or "asc"), ties broken by creation time and id, and how many jobs there are in all; of
+        one workspace, or of all when ``workspace_id`` is None."""
 
     @abc.abstractmethod
     async def live_jobs(self) -> list[Job]:

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import functools
 import glob
+import inspect
 import os
 import platform
 import socket
@@ -18,10 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, default, validate
 
 from ...models import (
+    DEFAULT_WORKSPACE,
     MAX_NODES,
+    Check,
+    CheckStatus,
     Conflict,
     Engine,
     Flavor,
@@ -40,12 +44,15 @@ from ...models import (
     Mount,
     MountStatus,
     NotFound,
+    Workspace,
     now_ms,
     parse_mount_path,
     parse_obs_uri,
+    parse_workspace_id,
 )
 from ..base import Backend, LogFile, read_job_page
-from .engines import KernelEngines
+from . import checks
+from .engines import KernelEngines, kernel_interpreter
 from .lease import LeaseTimer
 from .objects import DataRoot, ObjectStore
 from .runner import JobRunner
@@ -170,6 +177,15 @@ class LocalBackend(Backend):
         refuses to save images over 35 GB). Default: 35000000000.""",
     )
 
+    workspaces = List(
+        Dict(),
+        default_value=[{"id": DEFAULT_WORKSPACE, "name": "default"}],
+        config=True,
+        help="""Workspaces jobs and images may be kept in, each {"id": ..., "name": ...} (ids of
+        letters, digits, '-' and '_'), as ModelArts keeps them apart. The default workspace "0"
+        is always there, first. Default: [{"id": "0", "name": "default"}].""",
+    )
+
     @default("object_store_root")
     def _default_object_store_root(self) -> str:
         return os.path.join(jupyter_data_dir(), "modelarts", "objects")
@@ -202,6 +218,30 @@ class LocalBackend(Backend):
             if not os.path.isabs(path):
                 raise TraitError(f"image_paths must be absolute, got {path!r}")
         return proposal["value"]
+
+    @validate("workspaces")
+    def _valid_workspaces(self, proposal):
+        workspaces, seen = [], set()
+        for entry in proposal["value"]:
+            unknown = set(entry) - {"id", "name", "description"}
+            if unknown:
+                raise TraitError(f"workspaces: unknown keys {sorted(unknown)} in {entry!r}")
+            try:
+                workspace_id = parse_workspace_id(entry.get("id"), "id")
+            except InvalidRequest as err:
+                raise TraitError(f"workspaces: {entry!r}: {err.message}") from None
+            if workspace_id is None or workspace_id in seen:
+                raise TraitError(f"workspaces: {entry!r} needs an id of its own")
+            if not isinstance(entry.get("name", ""), str) or not isinstance(
+                entry.get("description", ""), str
+            ):
+                raise TraitError(f"workspaces: {entry!r}: name and description must be strings")
+            seen.add(workspace_id)
+            workspaces.append(entry)
+        if DEFAULT_WORKSPACE not in seen:
+            workspaces.insert(0, {"id": DEFAULT_WORKSPACE, "name": "default"})
+        workspaces.sort(key=lambda w: w["id"] != DEFAULT_WORKSPACE)
+        return workspaces
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -279,6 +319,144 @@ class LocalBackend(Backend):
         for pool in (self._image_threads, self._deflate_threads):
             pool.shutdown(wait=False, cancel_futures=True)
         await self.jobs.close()
+
+    # -- workspaces and checks ---------------------------------------------------------------
+
+    async def list_workspaces(self) -> list[Workspace]:
+        return [
+            Workspace(w["id"], w.get("name") or w["id"], description=w.get("description", ""))
+            for w in self.workspaces
+        ]
+
+    def _workspace_for(self, workspace_id: str | None) -> str:
+        """The workspace a submit or save goes to: the one asked, which must be configured, else
+        the current one."""
+        workspace_id = workspace_id or self.current_workspace
+        if workspace_id not in {w["id"] for w in self.workspaces}:
+            known = ", ".join(w["id"] for w in self.workspaces)
+            raise InvalidRequest(
+                f"no workspace {workspace_id!r}: this server's are {known} "
+                "(c.LocalBackend.workspaces)",
+                field="workspace_id",
+            )
+        return workspace_id
+
+    async def run_checks(self, workspace_id: str) -> list[Check]:
+        folder_fix = "Create the folder, or point c.LocalBackend.{} at a writable folder."
+        found = await asyncio.gather(
+            self._guarded("workspace", "workspace", self._check_workspace(workspace_id)),
+            self._guarded("quota:training", "quota", self._check_slots()),
+            self._guarded(
+                "local:state_dir",
+                "local",
+                asyncio.to_thread(
+                    checks.writable_folder,
+                    "local:state_dir",
+                    "State folder (jobs, logs, images)",
+                    self.state_dir,
+                    "Point c.ModelArtsApp.state_dir at a folder this server may write.",
+                ),
+            ),
+            self._guarded(
+                "local:disk",
+                "local",
+                asyncio.to_thread(checks.disk, self.images_dir, self.image_size_limit),
+            ),
+            self._guarded(
+                "local:objects",
+                "local",
+                asyncio.to_thread(
+                    checks.writable_folder,
+                    "local:objects",
+                    "Object store (stands for OBS)",
+                    self.objects.root,
+                    folder_fix.format("object_store_root"),
+                ),
+            ),
+            self._guarded(
+                "local:data_root",
+                "local",
+                asyncio.to_thread(
+                    checks.writable_folder,
+                    "local:data_root",
+                    "Data root (stands for /data/, where mounts go)",
+                    self.data.root,
+                    folder_fix.format("data_root"),
+                ),
+            ),
+            self._guarded("local:kernelspecs", "local", self._check_kernelspecs()),
+        )
+        return list(found)
+
+    async def _guarded(self, check_id: str, area: str, work) -> Check:
+        """The check ``work`` makes; one that breaks fails, saying how (and the log has why)."""
+        try:
+            return await work
+        except Exception as err:
+            self.log.exception("check %s could not be made", check_id)
+            return Check(
+                id=check_id,
+                area=area,
+                title=check_id,
+                status=CheckStatus.FAIL,
+                detail=f"the check could not be made: {_reason(err)}",
+            )
+
+    async def _check_workspace(self, workspace_id: str) -> Check:
+        title = "Current workspace"
+        for workspace in await self.list_workspaces():
+            if workspace.id == workspace_id:
+                return Check(
+                    id="workspace",
+                    area="workspace",
+                    title=title,
+                    status=CheckStatus.PASS,
+                    detail=f"{workspace.name} ({workspace.id}) is one of this server's workspaces",
+                )
+        known = ", ".join(w["id"] for w in self.workspaces)
+        return Check(
+            id="workspace",
+            area="workspace",
+            title=title,
+            status=CheckStatus.FAIL,
+            detail=f"workspace {workspace_id!r} is not one of this server's ({known}): "
+            "submits and image saves to it are refused",
+            fix="Pick one of them (the panel's workspace picker, or PUT /workspaces/current), or "
+            "add it to c.LocalBackend.workspaces.",
+        )
+
+    async def _check_slots(self) -> Check:
+        def count() -> tuple[int, int]:
+            phases = (JobPhase.RUNNING, JobPhase.TERMINATING, JobPhase.PENDING)
+            records = self.store.list("job", phases=tuple(p.value for p in phases))
+            local = [d for d in records if d.get("backend") == self.name]
+            running = sum(d["phase"] != JobPhase.PENDING.value for d in local)
+            return running, len(local) - running
+
+        running, pending = await asyncio.to_thread(count)
+        limit = self.max_concurrent_jobs
+        free = max(limit - running, 0)
+        if free:
+            detail = f"{free} of {limit} job slots free (c.LocalBackend.max_concurrent_jobs)"
+        else:
+            # Not a failure here: a submit is accepted and waits its turn.
+            detail = (
+                f"all {limit} job slots are taken ({pending} waiting): a job submitted now "
+                "waits in Pending until one ends, it is not refused"
+            )
+        return Check(
+            id="quota:training",
+            area="quota",
+            title="Training job slots",
+            status=CheckStatus.PASS,
+            detail=detail,
+        )
+
+    async def _check_kernelspecs(self) -> Check:
+        specs = await asyncio.to_thread(self.parent.serverapp.kernel_spec_manager.get_all_specs)
+        if inspect.isawaitable(specs):  # e.g. a gateway's kernelspec manager
+            specs = await specs
+        return await asyncio.to_thread(checks.kernelspecs, specs, kernel_interpreter)
 
     # -- instance ----------------------------------------------------------------------------
 
@@ -510,13 +688,15 @@ class LocalBackend(Backend):
         image.updated_at = now_ms()
         self.store.put("image", image.id, image.to_json())
 
-    async def list_images(self) -> list[ImageSnapshot]:
-        return [self._image(d["id"]) for d in self.store.list("image")]
+    async def list_images(self, workspace_id: str | None = None) -> list[ImageSnapshot]:
+        images = [self._image(d["id"]) for d in self.store.list("image")]
+        return [i for i in images if workspace_id in (None, i.workspace_id)]
 
     async def get_image(self, image_id: str) -> ImageSnapshot:
         return self._image(image_id)
 
     async def save_image(self, request: ImageRequest) -> ImageSnapshot:
+        workspace_id = self._workspace_for(request.workspace_id)
         for other in await self.list_images():
             if (other.namespace, other.name, other.tag) == (
                 request.namespace,
@@ -535,6 +715,7 @@ class LocalBackend(Backend):
             namespace=request.namespace,
             description=request.description,
             status=ImageStatus.INIT,
+            workspace_id=workspace_id,
             # One folder per name: a name can't hold '/', so no two references share a file.
             location=os.path.join(
                 self.images_dir, request.namespace, request.name, f"{request.tag}.oci.tar"
@@ -654,7 +835,9 @@ class LocalBackend(Backend):
                 field="image",
             )
         # The job records the flavor it runs on, so lists show it.
-        spec = dataclasses.replace(spec, flavor=self.flavor.id)
+        spec = dataclasses.replace(
+            spec, flavor=self.flavor.id, workspace_id=self._workspace_for(spec.workspace_id)
+        )
         if spec.command is not None:
             # A command runs as given.
             return await self.jobs.submit(spec, self.root_dir, code_root=self.code_root)
@@ -672,6 +855,7 @@ class LocalBackend(Backend):
         limit: int = 50,
         sort: str = "created",
         order: str = "desc",
+        workspace_id: str | None = None,
     ) -> JobPage:
         # A sort by name, phase or duration reads every record: off the loop.
         return await asyncio.to_thread(
@@ -682,6 +866,7 @@ class LocalBackend(Backend):
             limit=limit,
             sort=sort,
             order=order,
+            workspace_id=workspace_id,
         )
 
     async def live_jobs(self) -> list[Job]:
