@@ -19,23 +19,32 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.region.region import Region
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkmodelarts.v1 import (
+    AuthRequests,
     CreateTrainingJobRequest,
+    GetAuthorizationsRequest,
     Job,
     JobAlgorithm,
     JobMetadata,
     LeaseReq,
+    ListWorkspaceRequest,
     ModelArtsClient,
     RenewLeaseRequest,
     ShowTrainingJobDetailsRequest,
     ShowTrainingJobLogsPreviewRequest,
+    ShowTrainingQuotasRequest,
     Spec,
     SpecResource,
+    ValidateAuthorizationRequest,
+    ValidateAuthorizationRequestBody,
 )
 from obs.auth import Authentication
 from obs.convertor import Adapter
 
 from fake_modelarts import FakeCloud
 from fake_modelarts.auth import sdk_signature_ok
+from fake_modelarts.schema import load_operations, unknown_field
+from fake_modelarts.server import ACTIONS
+from jupyter_modelarts.backends.modelarts import _ACTIONS
 
 STEP_S = 0.05
 
@@ -591,3 +600,119 @@ def test_count_counts_requests(fake):
     assert fake.count("POST", r"^/v3/auth/tokens$") == 1
     assert fake.count("DELETE", r".*") == 0
     assert all(c.t > 0 for c in fake.calls)
+
+
+# -- permissions, workspaces, quotas ---------------------------------------------------------
+
+
+def _modelarts(fake: FakeCloud, method: str, path: str, **kwargs) -> httpx.Response:
+    token = iam_token(fake).headers["X-Subject-Token"]
+    return api(fake, token, method, f"/v{path[1]}/{fake.project_id}{path[2:]}", **kwargs)
+
+
+def test_permission_answers_use_only_the_sdk_response_models_fields(fake):
+    """Each permission operation's answer, in every state the controls make, names only fields
+    of its SDK response model (recursively), so the fake invents nothing the cloud lacks."""
+    models = {op.name: op.response_model for op in load_operations()}
+    workspace = fake.permissions.add_workspace("team", granted=True)
+    fake.permissions.agency_for_all_users()
+    fake.permissions.set_training_quota(5, used=2)
+    answers = {
+        "get_authorizations": _modelarts(fake, "GET", "/2/authorizations"),
+        "list_workspace": _modelarts(fake, "GET", "/1/workspaces", params={"limit": 10}),
+        "show_workspace": _modelarts(fake, "GET", f"/1/workspaces/{workspace}"),
+        "show_workspace_quotas": _modelarts(fake, "GET", f"/1/workspaces/{workspace}/quotas"),
+        "show_training_quotas": _modelarts(
+            fake, "GET", "/2/training-quotas", params={"resource": "job-num"}
+        ),
+        "validate_authorization": _modelarts(
+            fake,
+            "POST",
+            f"/1/workspaces/{workspace}/auth",
+            json={"requests": [{"action_id": "1", "action": "modelarts:trainJob:create"}]},
+        ),
+    }
+    for name, response in answers.items():
+        assert response.status_code == 200, (name, response.text)
+        assert unknown_field(response.json(), models[name]) is None, (name, response.json())
+    # The check itself would see an invented field.
+    invented = {**answers["show_workspace"].json(), "members": []}
+    assert unknown_field(invented, models["show_workspace"]) == "members"
+    assert answers["show_workspace"].json()["grants"][0]["user_name"] == fake.iam_user
+    assert answers["validate_authorization"].json()["results"][0]["verdict"] == "allow"
+
+
+def test_the_backend_and_the_fake_name_the_same_iam_actions():
+    """The fake denies by the names the backend reports, so a denial test means something."""
+    assert set(_ACTIONS.values()) <= set(ACTIONS.values()), set(_ACTIONS.values()) - set(
+        ACTIONS.values()
+    )
+
+
+def test_the_official_sdk_reads_the_permission_answers(fake):
+    credentials = BasicCredentials(fake.ak, fake.sk, fake.project_id)
+    client = (
+        ModelArtsClient.new_builder()
+        .with_credentials(credentials)
+        .with_region(Region(fake.region, fake.base_url))
+        .build()
+    )
+    fake.deny("modelarts:trainJob:delete")
+    assert client.get_authorizations(GetAuthorizationsRequest()).auth[0].user_id == (
+        fake.iam.user_id
+    )
+    assert [w.id for w in client.list_workspace(ListWorkspaceRequest()).workspaces] == ["0"]
+    quotas = client.show_training_quotas(ShowTrainingQuotasRequest(resource="job-num")).quotas
+    assert (quotas[0].resource, quotas[0].quota) == ("job-num", -1)
+    asked = ValidateAuthorizationRequestBody(
+        requests=[
+            AuthRequests(action_id="a", action="modelarts:trainJob:create"),
+            AuthRequests(action_id="b", action="modelarts:trainJob:delete"),
+        ]
+    )
+    results = client.validate_authorization(
+        ValidateAuthorizationRequest(workspace_id="0", body=asked)
+    ).results
+    assert [(r.action_id, r.verdict) for r in results] == [("a", "allow"), ("b", "deny")]
+
+
+def _command_job(name: str) -> dict:
+    body = job_body(name)
+    body["algorithm"] = {"command": "true", "engine": body["algorithm"]["engine"]}
+    return body
+
+
+def test_agency_workspaces_and_bucket_rights_gate_the_operations(fake):
+    fake.buckets["data"] = {"x": b"1"}
+    # Without the user's agency, what ModelArts does on the user's behalf is refused, by name.
+    fake.permissions.remove_agency()
+    r = _modelarts(fake, "POST", "/2/training-jobs", json=_command_job("no-agency"))
+    assert r.status_code == 403 and "agency (委托) of user alice" in r.json()["error_msg"]
+    fake.permissions.agency_for_all_users()
+    # A workspace without a grant: neither listed as accessible nor usable.
+    hidden = fake.permissions.add_workspace("hidden", granted=False)
+    mine = fake.permissions.add_workspace("mine")
+    listed = _modelarts(fake, "GET", "/1/workspaces", params={"filter_accessible": "true"})
+    assert [w["id"] for w in listed.json()["workspaces"]] == ["0", mine]
+    body = _command_job("elsewhere")
+    body["metadata"]["workspace_id"] = hidden
+    assert _modelarts(fake, "POST", "/2/training-jobs", json=body).status_code == 403
+    # Jobs are listed only in their own workspace.
+    body["metadata"]["workspace_id"] = mine
+    assert _modelarts(fake, "POST", "/2/training-jobs", json=body).status_code == 201
+
+    def names(workspace_id):
+        search = {"limit": 50, "offset": 0, "workspace_id": workspace_id}
+        found = _modelarts(fake, "POST", "/2/training-job-searches", json=search).json()
+        return [i["metadata"]["name"] for i in found["items"]]
+
+    assert names(mine) == ["elsewhere"] and names("0") == []
+    # A bucket policy denying one kind of access denies only that one.
+    fake.deny_obs("data", "put", "delete")
+    assert obs_request(fake, "GET", "data").status_code == 200
+    assert obs_request(fake, "GET", "data", "x").status_code == 200
+    assert obs_request(fake, "PUT", "data", "y", body=b"2").status_code == 403
+    assert obs_request(fake, "DELETE", "data", "x").status_code == 403
+    # Workspaces not enabled for the account: the workspace API is not there for it.
+    fake.permissions.workspaces_enabled = False
+    assert _modelarts(fake, "GET", "/1/workspaces").status_code == 404

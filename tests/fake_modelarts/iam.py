@@ -169,6 +169,19 @@ class Iam:
             },
         )
 
+    def show_permanent_access_key(self, access_key: str) -> Response:
+        """ShowPermanentAccessKey: the user a permanent key belongs to (temporary keys: 404)."""
+        if access_key != self.cloud.ak:
+            raise IamError(404, "Could not find credential.")
+        credential = {
+            "user_id": self.user_id,
+            "access": access_key,
+            "status": "active",
+            "create_time": iso_utc(time.time() - 86400),
+            "description": "",
+        }
+        return json_response(200, {"credential": credential})
+
     def create_security_token(self, req: Req) -> Response:
         try:
             identity = req.body["auth"]["identity"]

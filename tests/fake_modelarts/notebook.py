@@ -359,7 +359,14 @@ class Notebooks:
         if limit < 1 or offset < 0:
             raise ApiError(400, "ModelArts.0104", "invalid parameter: limit/offset")
         wanted_type = q.get("type", "BUILD_IN")
-        items = [i for i in self._all_images() if i["type"] == wanted_type]
+        workspace_id = q.get("workspace_id") or "0"
+        # The public built-in images are in every workspace; the user's only in their own.
+        items = [
+            i
+            for i in self._all_images()
+            if i["type"] == wanted_type
+            and (i["visibility"] == "PUBLIC" or i.get("workspace_id", "0") == workspace_id)
+        ]
         if "name" in q:
             fuzzy = q.get("name_fuzzy_match", "true").lower() != "false"
             items = [

@@ -143,6 +143,8 @@ class Obs:
         self._etags: dict[tuple[str, str], tuple[bytes, str]] = {}
         # Buckets these keys may not touch (another account's, or a policy denying them).
         self.denied_buckets: set[str] = set()
+        # Per bucket, the kinds of access ("list", "get", "put", "delete") a policy denies.
+        self.denied_ops: dict[str, set[str]] = {}
         self.uploads: dict[str, Upload] = {}
         self.requests: list[ObsRequest] = []
         #: OBS's smallest part but the last (100 KB).
@@ -194,6 +196,8 @@ class Obs:
             self._authenticate(req, bucket, key)
             if bucket in self.denied_buckets:
                 raise ObsError(403, "AccessDenied")
+            if _access(req.method, key, req.query) in self.denied_ops.get(bucket, ()):
+                raise ObsError(403, "AccessDenied", bucket=bucket, key=key)
             if key:
                 resp = await self._object(req, bucket, key, call)
             else:
@@ -502,6 +506,18 @@ class Obs:
             f"<Bucket>{escape(upload.bucket)}</Bucket><Key>{escape(upload.key)}</Key>"
             f"<ETag>{escape(etag)}</ETag>",
         )
+
+
+def _access(method: str, key: str, query: dict[str, str]) -> str:
+    """The kind of access a request needs, as a bucket policy grants it: ListBucket (list),
+    GetObject (get), PutObject (put, multipart parts too) or DeleteObject (delete)."""
+    if not key:
+        return "list" if method in ("GET", "HEAD") else "bucket"
+    if method in ("GET", "HEAD"):
+        return "get"
+    if method == "DELETE" and "uploadId" not in query:
+        return "delete"
+    return "put"
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:

@@ -38,6 +38,12 @@ OPERATIONS = (
     "show_training_job_metrics",
     "show_training_job_flavors",
     "show_training_job_engines",
+    "get_authorizations",
+    "list_workspace",
+    "show_workspace",
+    "show_workspace_quotas",
+    "show_training_quotas",
+    "validate_authorization",
 )
 
 
@@ -49,6 +55,7 @@ class Operation:
         self.method: str = info["method"]
         self.resource_path: str = info["resource_path"]
         self.body_model: str | None = request_cls.openapi_types.get("body")
+        self.response_model = "".join(p.title() for p in name.split("_")) + "Response"
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.resource_path)
         self.regex = re.compile(pattern + "$")
 

@@ -4,14 +4,16 @@ A tornado server runs in its own thread with its own event loop, so code under t
 loop) talks to it over real TCP, and injected latency never blocks the test's loop. Routes:
 
 - ModelArts `/v1/{project_id}/...`, `/v2/{project_id}/...` (the SDK's resource paths, schema.py)
-- IAM `POST /v3/auth/tokens`, `GET /v3/projects`, `POST /v3.0/OS-CREDENTIAL/securitytokens`
+- IAM `POST /v3/auth/tokens`, `GET /v3/projects`, `POST /v3.0/OS-CREDENTIAL/securitytokens`,
+  `GET /v3.0/OS-CREDENTIAL/credentials/{access_key}` (whose permanent key it is)
 - metadata `PUT /meta-data/latest/api/token`, `GET /openstack/latest/securitykey`
 - OBS path-style `/obs/{bucket}[/{key}]`, and virtual-hosted as a proxy (obs.py)
 
 Every request is recorded in `calls`; `set_faults` makes a fraction of them fail before (or,
 for "drop_after", after) being processed, or be processed late ("late", "500"). Every response
-carries `X-Request-Id`. `create_job` and `delete_job` act as the console or ma-cli would, beside
-the code under test.
+carries `X-Request-Id`. `deny` refuses IAM actions, `deny_obs` kinds of access to a bucket;
+`permissions` (permissions.py) holds the agencies, workspaces and training quota. `create_job`
+and `delete_job` act as the console or ma-cli would, beside the code under test.
 """
 
 from __future__ import annotations
@@ -46,20 +48,23 @@ from .common import ApiError, Req, Response, json_response
 from .iam import Iam, IamError
 from .notebook import Notebooks
 from .obs import Obs, error_response
+from .permissions import Permissions
 from .training import Training
 
 log = logging.getLogger(__name__)
 
 FAULT_KINDS = ("503", "429", "latency", "drop", "drop_after", "late", "500")
 
-# IAM action checked for each ModelArts operation (what `deny()` matches, fnmatch patterns ok).
+# IAM action checked for each ModelArts operation (what `deny()` matches, fnmatch patterns ok):
+# the documented names (see permissions_policies_and_supported_actions in the OTC docs) where
+# there are some; the others are assumed, in the documented names' pattern.
 ACTIONS = {
     "show_notebook": "modelarts:notebook:get",
     "show_lease": "modelarts:notebook:get",
     "renew_lease": "modelarts:notebook:updateStopPolicy",
     "attach_dynamic_storage": "modelarts:notebook:mountStorage",
-    "list_dynamic_storages": "modelarts:notebook:listMountedStorage",
-    "show_dynamic_storage": "modelarts:notebook:listMountedStorage",
+    "list_dynamic_storages": "modelarts:notebook:listMountedStorages",
+    "show_dynamic_storage": "modelarts:notebook:getMountedStorage",
     "detach_dynamic_storage": "modelarts:notebook:umountStorage",
     "create_image": "modelarts:image:create",
     "list_image": "modelarts:image:list",
@@ -68,13 +73,19 @@ ACTIONS = {
     "create_training_job": "modelarts:trainJob:create",
     "show_training_job_details": "modelarts:trainJob:get",
     "list_training_jobs": "modelarts:trainJob:list",
-    "stop_training_job": "modelarts:trainJob:stop",
+    "stop_training_job": "modelarts:trainJob:update",
     "delete_training_job": "modelarts:trainJob:delete",
-    "show_training_job_logs_preview": "modelarts:trainJob:getLogs",
-    "show_training_job_logs_from_aom": "modelarts:trainJob:getLogs",
-    "show_training_job_metrics": "modelarts:trainJob:getMetrics",
-    "show_training_job_flavors": "modelarts:trainJob:listFlavors",
-    "show_training_job_engines": "modelarts:trainJob:listEngines",
+    "show_training_job_logs_preview": "modelarts:trainJob:previewLog",
+    "show_training_job_logs_from_aom": "modelarts:trainJob:previewLog",
+    "show_training_job_metrics": "modelarts:trainJob:getMetrics",  # assumed
+    "show_training_job_flavors": "modelarts:trainJob:listFlavors",  # assumed
+    "show_training_job_engines": "modelarts:trainJob:listEngines",  # assumed
+    "get_authorizations": "modelarts:authorization:list",  # assumed
+    "list_workspace": "modelarts:workspace:list",
+    "show_workspace": "modelarts:workspace:get",
+    "show_workspace_quotas": "modelarts:workspace:getQuotas",
+    "show_training_quotas": "modelarts:trainJob:getQuotas",  # assumed
+    "validate_authorization": "modelarts:authorization:validate",  # assumed
 }
 
 
@@ -152,6 +163,7 @@ class FakeCloud:
         self.obs = Obs(self)
         self.notebooks = Notebooks(self)
         self.training = Training(self)
+        self.permissions = Permissions(self)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: tornado.httpserver.HTTPServer | None = None
@@ -300,6 +312,7 @@ class FakeCloud:
         log_export: str | None = None,
         description: str = "",
         annotations: dict[str, str] | None = None,
+        workspace_id: str = "0",
     ) -> dict[str, Any]:
         """Create a training job as the console, ma-cli or another notebook would (not through
         the code under test); ``code`` is the boot file, put in the "console" bucket. Returns
@@ -326,7 +339,7 @@ class FakeCloud:
             "metadata": {
                 "name": name,
                 "description": description,
-                "workspace_id": "0",
+                "workspace_id": workspace_id,
                 "annotations": dict(annotations or {}),
             },
             "algorithm": algorithm,
@@ -376,6 +389,14 @@ class FakeCloud:
     def deny(self, action: str) -> None:
         with self._lock:
             self._denied.add(action)
+
+    def deny_obs(self, bucket: str, *accesses: str) -> None:
+        """A bucket policy denying these kinds of access: "list", "get", "put", "delete"."""
+        unknown = set(accesses) - {"list", "get", "put", "delete"}
+        if unknown:
+            raise ValueError(f"unknown OBS accesses: {sorted(unknown)}")
+        with self._lock:
+            self.obs.denied_ops.setdefault(bucket, set()).update(accesses)
 
     # -- shared helpers ----------------------------------------------------------------------
 
@@ -481,6 +502,13 @@ class FakeCloud:
             except ApiError as err:
                 return _error_response(err, "v1")
             return self.iam.list_projects(req)
+        credential = re.fullmatch(r"/v3\.0/OS-CREDENTIAL/credentials/([^/]+)", req.path)
+        if credential and req.method == "GET":
+            try:
+                self._authenticate(req, None)
+            except ApiError as err:
+                return _error_response(err, "v1")
+            return self.iam.show_permanent_access_key(credential.group(1))
         if req.path == "/v3.0/OS-CREDENTIAL/securitytokens" and req.method == "POST":
             req.body = _parse_json(req, iam=True)
             return self.iam.create_security_token(req)
@@ -514,7 +542,15 @@ class FakeCloud:
                 unknown = schema.unknown_field(req.body, op.body_model)
                 if unknown:
                     raise ApiError(400, "ModelArts.0101", f"unknown field {unknown}", generic=True)
-            handler = getattr(self.notebooks, op.name, None) or getattr(self.training, op.name)
+            self.permissions.require_agency(op.name)
+            workspace_id = _workspace_of(op.name, req)
+            if workspace_id is not None:
+                self.permissions.require_workspace(workspace_id)
+            handler = (
+                getattr(self.notebooks, op.name, None)
+                or getattr(self.training, op.name, None)
+                or getattr(self.permissions, op.name)
+            )
             return handler(req)
         except ApiError as err:
             return _error_response(err, style)
@@ -573,6 +609,18 @@ class FakeCloud:
         )
         if not ok:
             raise reject("verify aksk signature fail")
+
+
+def _workspace_of(operation: str, req: Req) -> str | None:
+    """The workspace a job or image operation creates in or lists, None for the others."""
+    body = req.body if isinstance(req.body, dict) else {}
+    if operation == "create_training_job":
+        return str((body.get("metadata") or {}).get("workspace_id") or "0")
+    if operation in ("list_training_jobs", "create_image"):
+        return str(body.get("workspace_id") or "0")
+    if operation == "list_image":
+        return req.query.get("workspace_id") or "0"
+    return None
 
 
 def _parse_json(req: Req, *, iam: bool = False) -> Any:

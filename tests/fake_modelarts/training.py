@@ -355,6 +355,11 @@ class Training:
         shutil.rmtree(job.root, ignore_errors=True)
         return Response(202)
 
+    def live_count(self) -> int:
+        """Jobs not ended yet: what the training quota counts."""
+        final = ("Completed", "Failed", "Terminated", "Abnormal")
+        return sum(1 for job in self.jobs.values() if job.status.get("phase") not in final)
+
     def list_training_jobs(self, req: Req) -> Response:
         body = req.body if isinstance(req.body, dict) else {}
         offset, limit = body.get("offset", 0), body.get("limit", 10)
@@ -366,7 +371,12 @@ class Training:
         order = body.get("order") or "desc"
         if sort_by not in ("create_time", "name") or order not in ("asc", "desc"):
             raise _bad("sort_by/order invalid")
-        items = [job.view() for job in self.jobs.values()]
+        workspace_id = body.get("workspace_id") or "0"
+        items = [
+            job.view()
+            for job in self.jobs.values()
+            if (job.obj["metadata"].get("workspace_id") or "0") == workspace_id
+        ]
         for flt in body.get("filters") or []:
             items = [i for i in items if _matches(i, flt)]
         if sort_by == "name":

@@ -13,10 +13,11 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from traitlets import Float, Int, Unicode, default
+from traitlets import Float, Int, List, Unicode, default
 
 from ... import __version__
 from ...models import (
+    Check,
     Engine,
     Flavor,
     ImageRequest,
@@ -32,12 +33,14 @@ from ...models import (
     Metrics,
     ModelArtsError,
     Mount,
+    Workspace,
 )
 from .. import in_modelarts_notebook
 from ..base import Backend, LogFile
 from .auth import CredentialChain, ModelArtsAuth
 from .client import ModelArtsClient, SharedPoll, UncertainOutcome
 from .code import CodeFolders
+from .doctor import Doctor
 from .images import Images
 from .metrics import JobMetrics
 from .notebook import Notebook
@@ -45,14 +48,18 @@ from .obs import ObsClient
 from .retry import RetryPolicy
 from .storage import Storage
 from .training import Training
+from .workspaces import Workspaces
 
-# IAM actions named in permission errors, so a 403 says what to ask the administrator for.
+# IAM actions named in permission errors, so a 403 says what to ask the administrator for: the
+# documented ones (the OTC docs' permissions_policies_and_supported_actions); those marked
+# "assumed" are not documented and follow the documented names' pattern.
 _ACTIONS = {
     "notebook": "modelarts:notebook:get",
     "renew": "modelarts:notebook:updateStopPolicy",
     "mount": "modelarts:notebook:mountStorage",
     "unmount": "modelarts:notebook:umountStorage",
-    "storages": "modelarts:notebook:listStorages",
+    "storages": "modelarts:notebook:listMountedStorages",
+    "storage": "modelarts:notebook:getMountedStorage",
     "image_create": "modelarts:image:create",
     "image_get": "modelarts:image:get",
     "image_list": "modelarts:image:list",
@@ -61,10 +68,16 @@ _ACTIONS = {
     "job_list": "modelarts:trainJob:list",
     "job_stop": "modelarts:trainJob:update",
     "job_delete": "modelarts:trainJob:delete",
-    "job_logs": "modelarts:trainJob:getLogs",
-    "job_metrics": "modelarts:trainJob:getMetrics",
-    "flavors": "modelarts:trainJob:listFlavors",
-    "engines": "modelarts:trainJob:listEngines",
+    "job_logs": "modelarts:trainJob:previewLog",
+    "job_metrics": "modelarts:trainJob:getMetrics",  # assumed
+    "flavors": "modelarts:trainJob:listFlavors",  # assumed
+    "engines": "modelarts:trainJob:listEngines",  # assumed
+    "authorizations": "modelarts:authorization:list",  # assumed
+    "training_quotas": "modelarts:trainJob:getQuotas",  # assumed
+    "validate": "modelarts:authorization:validate",  # assumed
+    "workspace_list": "modelarts:workspace:list",
+    "workspace_get": "modelarts:workspace:get",
+    "workspace_quotas": "modelarts:workspace:getQuotas",
 }
 
 
@@ -92,7 +105,6 @@ class ModelArtsBackend(Backend):
         help="""Id of the notebook instance this server runs in. Default: $INSTANCE_ID (set in
         ModelArts notebooks). Instance, lease, mounts and image saving need it.""",
     )
-    workspace_id = Unicode("0", config=True, help="ModelArts workspace id. Default: 0.")
     modelarts_endpoint = Unicode(
         config=True,
         help="ModelArts API endpoint. Default: https://modelarts.<region>.myhuaweicloud.com.",
@@ -132,6 +144,13 @@ class ModelArtsBackend(Backend):
         help="""obs://bucket/prefix/ under which job code is uploaded, one folder per submission
         (<prefix>/<job name>/<submission id>/code/), and job logs are exported
         (<prefix>/<job name>/logs/). Required to submit jobs.""",
+    )
+    check_obs_uris = List(
+        Unicode(),
+        config=True,
+        help="""obs://bucket/prefix/ folders the checks (GET /doctor, %ma_doctor) also probe
+        (list, write, read and delete a probe object), e.g. training inputs and outputs; code_uri
+        and the mounted buckets are always probed. Default: none.""",
     )
     default_flavor = Unicode(
         "",
@@ -229,6 +248,8 @@ class ModelArtsBackend(Backend):
         self.code = CodeFolders(self)
         self.training = Training(self)
         self.metrics = JobMetrics(self)
+        self.workspaces = Workspaces(self)
+        self.doctor = Doctor(self)
 
     async def client(self) -> tuple[ModelArtsClient, str]:
         """The API client and project id, made on first use (the project may need IAM)."""
@@ -319,6 +340,12 @@ class ModelArtsBackend(Backend):
 
     # -- the operations, each carried out by its area --------------------------------------
 
+    async def list_workspaces(self) -> list[Workspace]:
+        return await self.workspaces.list_workspaces()
+
+    async def run_checks(self, workspace_id: str) -> list[Check]:
+        return await self.doctor.run(workspace_id)
+
     async def get_instance(self) -> Instance:
         return await self.notebook.get_instance()
 
@@ -343,8 +370,8 @@ class ModelArtsBackend(Backend):
     async def save_image(self, request: ImageRequest) -> ImageSnapshot:
         return await self.images.save_image(request)
 
-    async def list_images(self) -> list[ImageSnapshot]:
-        return await self.images.list_images()
+    async def list_images(self, workspace_id: str | None = None) -> list[ImageSnapshot]:
+        return await self.images.list_images(workspace_id)
 
     async def get_image(self, image_id: str) -> ImageSnapshot:
         return await self.images.get_image(image_id)

@@ -223,6 +223,8 @@ class CredentialChain:
         self._keys: Credentials | None = None
         self._keys_refresh_at = 0.0
         self._project_id: str | None = None
+        #: (IAM user id, name) as a password login tells them; None otherwise.
+        self.user: tuple[str, str] | None = None
         self._client: httpx.AsyncClient | None = None
         # Every secret seen so far, scrubbed from any upstream text we quote in errors.
         self._secrets: set[str] = {iam_password} if iam_password else set()
@@ -240,6 +242,10 @@ class CredentialChain:
     @property
     def project_id(self) -> str | None:
         return self._project_id
+
+    def source(self) -> str | None:
+        """Where the credentials in use came from (never the key), None before resolving."""
+        return self._current.source if self._current is not None else None
 
     def describe(self) -> str:
         current = self._current
@@ -404,6 +410,9 @@ class CredentialChain:
             raise BackendUnavailable(f"IAM password login at {url}: unexpected response")
         self._remember(token)
         project_id = (info.get("project") or {}).get("id")
+        user = info.get("user") or {}
+        if user.get("id"):
+            self.user = (str(user["id"]), str(user.get("name") or ""))
         return IamToken(token, expires_at, project_id, source="IAM password")
 
     async def _exchange(self, token: IamToken) -> Credentials:

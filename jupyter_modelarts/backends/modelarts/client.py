@@ -48,6 +48,34 @@ def _error_fields(body: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
+class NotAuthenticated(PermissionDenied):
+    """ModelArts did not accept the credentials at all (401), rather than refusing an action."""
+
+    def to_json(self) -> dict[str, Any]:
+        # Clients know one reason for both; the message says which it is.
+        return {**super().to_json(), "reason": PermissionDenied.__name__}
+
+
+def names_agency(message: str) -> bool:
+    """Whether a refusal is about ModelArts' agency (委托) rather than the user's own rights."""
+    return "agency" in message.lower() or "委托" in message
+
+
+def permission_fix(action: str, agency: bool) -> str:
+    """What to do about a refused ``action``: the agency's right, or the user's."""
+    if agency:
+        return (
+            f"ModelArts' agency (委托) for this user lacks a right {action} needs: in the "
+            "ModelArts console → 全局配置 (Global Configuration) → 添加授权 (Add Authorization), "
+            "add an agency for this user in this region, or extend the existing one's policies"
+        )
+    return (
+        f"the credentials need the IAM action {action}: ask the account administrator to grant "
+        "it (in strict authorization mode, 严格授权模式, a sub-user needs every action granted "
+        "explicitly), and a grant to the workspace when the refusal names one"
+    )
+
+
 def upstream_error(response: httpx.Response, action: str) -> ModelArtsError:
     """The domain error for a ModelArts error response, keeping its code and request id."""
     try:
@@ -60,9 +88,19 @@ def upstream_error(response: httpx.Response, action: str) -> ModelArtsError:
     request_id = response.headers.get("X-Request-Id")
     where = f"ModelArts {code}" + (f", request {request_id}" if request_id else "")
     status = response.status_code
-    if status in (401, 403):
+    if status == 401:
+        return NotAuthenticated(
+            f"{message} ({where}); the credentials were not accepted: check the access key, "
+            "its secret and the project",
+            code=code,
+            request_id=request_id,
+        )
+    if status == 403:
+        agency = names_agency(message)
         return PermissionDenied(
-            f"{message} ({where}); the credentials need the IAM permission {action}",
+            f"{message} ({where}); {permission_fix(action, agency)}",
+            iam_action=action,
+            agency=agency,
             code=code,
             request_id=request_id,
         )

@@ -196,10 +196,13 @@ class CodeFolders:
             )
 
     async def _submit_ids(self, name: str) -> set[str]:
-        """Submit ids of every ModelArts job named ``name``, in any phase."""
-        items = await self.cloud.training.search(
-            [{"key": "name", "operator": "in", "value": [name]}]
+        """Submit ids of every ModelArts job named ``name``, in any phase and workspace (the
+        code folder is the name's, whichever workspace runs from it)."""
+        named = [{"key": "name", "operator": "in", "value": [name]}]
+        found = await asyncio.gather(
+            *(self.cloud.training.search(named, w.id) for w in await self.cloud.list_workspaces())
         )
+        items = [item for batch in found for item in batch]
         return {
             ((item.get("metadata") or {}).get("annotations") or {}).get(SUBMIT_ANNOTATION, "")
             for item in items

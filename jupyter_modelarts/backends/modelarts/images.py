@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
-from ...models import Conflict, ImageRequest, ImageSnapshot, ImageStatus, now_ms
+from ...models import (
+    DEFAULT_WORKSPACE,
+    Conflict,
+    ImageRequest,
+    ImageSnapshot,
+    ImageStatus,
+    now_ms,
+)
 
 if TYPE_CHECKING:
     from . import ModelArtsBackend
@@ -19,7 +27,7 @@ _IMAGE_STATUS = {
 }
 
 
-def _image(data: dict[str, Any]) -> ImageSnapshot:
+def _image(data: dict[str, Any], workspace_id: str) -> ImageSnapshot:
     size_kb = data.get("size")
     return ImageSnapshot(
         id=data["id"],
@@ -31,6 +39,7 @@ def _image(data: dict[str, Any]) -> ImageSnapshot:
         status_message=data.get("status_message", "") or "",
         size_bytes=int(size_kb) * 1024 if size_kb else None,
         location=data.get("swr_path"),
+        workspace_id=data.get("workspace_id") or workspace_id,
         created_at=data.get("create_at") or now_ms(),
         updated_at=data.get("update_at") or now_ms(),
     )
@@ -42,18 +51,23 @@ class Images:
     def __init__(self, cloud: ModelArtsBackend):
         self.cloud = cloud
 
-    async def list_images(self) -> list[ImageSnapshot]:
+    async def list_images(self, workspace_id: str | None) -> list[ImageSnapshot]:
+        """The images of a workspace, or of every workspace the user may use when None."""
+        if workspace_id is None:
+            workspaces = [w.id for w in await self.cloud.list_workspaces()]
+            found = await asyncio.gather(*(self.list_images(w) for w in workspaces))
+            return [image for batch in found for image in batch]
         data = await self.cloud.poll.get(
-            "images",
+            ("images", workspace_id),
             lambda: self.cloud.call(
                 "GET",
                 "/v1/{p}/images",
                 "image_list",
                 idempotent=True,
-                params={"type": "DEDICATED", "limit": 200, "workspace_id": self.cloud.workspace_id},
+                params={"type": "DEDICATED", "limit": 200, "workspace_id": workspace_id},
             ),
         )
-        return [_image(d) for d in (data or {}).get("data", [])]
+        return [_image(d, workspace_id) for d in (data or {}).get("data", [])]
 
     async def get_image(self, image_id: str) -> ImageSnapshot:
         data = await self.cloud.poll.get(
@@ -62,9 +76,9 @@ class Images:
                 "GET", f"/v1/{{p}}/images/{image_id}", "image_get", idempotent=True
             ),
         )
-        return _image(data)
+        return _image(data, DEFAULT_WORKSPACE)
 
-    async def _same_tag(self, request: ImageRequest) -> list[dict[str, Any]]:
+    async def _same_tag(self, request: ImageRequest, workspace_id: str) -> list[dict[str, Any]]:
         """The images named ``namespace/name:tag`` as ``request`` names them, asked afresh."""
         data = await self.cloud.call(
             "GET",
@@ -77,7 +91,7 @@ class Images:
                 "namespace": request.namespace,
                 "name_fuzzy_match": "false",
                 "limit": 200,
-                "workspace_id": self.cloud.workspace_id,
+                "workspace_id": workspace_id,
             },
         )
         return [d for d in (data or {}).get("data", []) if d.get("tag") == request.tag]
@@ -85,8 +99,9 @@ class Images:
     async def save_image(self, request: ImageRequest) -> ImageSnapshot:
         # Checked here, as the local backend does: ModelArts would save a second image under
         # the same name and tag.
-        existing = await self._same_tag(request)
-        for other in map(_image, existing):
+        workspace_id = request.workspace_id or self.cloud.current_workspace
+        existing = await self._same_tag(request, workspace_id)
+        for other in (_image(d, workspace_id) for d in existing):
             if other.status is not ImageStatus.CREATE_FAILED:
                 raise Conflict(
                     f"{request.namespace}/{request.name}:{request.tag} already exists "
@@ -99,12 +114,12 @@ class Images:
             "namespace": request.namespace,
             "tag": request.tag,
             "description": request.description,
-            "workspace_id": self.cloud.workspace_id,
+            "workspace_id": workspace_id,
         }
 
         async def find(_: Exception) -> dict[str, Any] | None:
-            self.cloud.poll.invalidate("images")
-            made = [d for d in await self._same_tag(request) if d["id"] not in known]
+            self.cloud.poll.invalidate(("images", workspace_id))
+            made = [d for d in await self._same_tag(request, workspace_id) if d["id"] not in known]
             return made[0] if made else None
 
         data = await self.cloud.create_once(
@@ -117,5 +132,5 @@ class Images:
             ),
             find,
         )
-        self.cloud.poll.invalidate("images", "notebook")
-        return _image(data)
+        self.cloud.poll.invalidate(("images", workspace_id), "notebook")
+        return _image(data, workspace_id)

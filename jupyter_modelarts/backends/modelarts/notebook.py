@@ -70,6 +70,10 @@ class Notebook:
     def __init__(self, cloud: ModelArtsBackend):
         self.cloud = cloud
 
+    async def raw(self) -> dict[str, Any]:
+        """ShowNotebook's answer as it is (shared by every reader of the interval)."""
+        return await self._notebook()
+
     async def _notebook(self) -> dict[str, Any]:
         return await self.cloud.poll.get(
             "notebook",

@@ -141,6 +141,18 @@ def _parse_error(response: httpx.Response) -> tuple[str, str, str]:
     return code, message or response.reason_phrase, request_id
 
 
+def obs_action(method: str, key: str, params: list[tuple[str, str | None]]) -> str:
+    """The OBS action a request needs: listing a bucket, or reading, writing or deleting an
+    object (multipart parts and copies write)."""
+    if not key:
+        return "obs:bucket:ListBucket"
+    if method in ("GET", "HEAD"):
+        return "obs:object:GetObject"
+    if method == "DELETE" and "uploadId" not in dict(params):
+        return "obs:object:DeleteObject"
+    return "obs:object:PutObject"
+
+
 def _is_local(host: str) -> bool:
     if host == "localhost":
         return True
@@ -296,7 +308,7 @@ class ObsClient:
             if status in RETRY_STATUSES and attempt < self.retry.max_retries:
                 attempt = await self._pause(attempt, what, f"HTTP {status}", response)
                 continue
-            raise self._error(response, what)
+            raise self._error(response, what, obs_action(method, key, params))
 
     async def _pause(
         self, attempt: int, what: str, reason: str, response: httpx.Response | None = None
@@ -306,12 +318,18 @@ class ObsClient:
         return attempt + 1
 
     @staticmethod
-    def _error(response: httpx.Response, what: str) -> Exception:
+    def _error(response: httpx.Response, what: str, action: str) -> Exception:
         code, message, request_id = _parse_error(response)
         text = f"{what}: {message} (OBS {code}, request id {request_id or 'unknown'})"
         status = response.status_code
         if status == 403:
-            return PermissionDenied(text, code=f"OBS.{code}", request_id=request_id or None)
+            return PermissionDenied(
+                f"{text}; the credentials need the OBS action {action} on this bucket (a "
+                "bucket policy, or an IAM policy with OBS rights: ask the administrator)",
+                iam_action=action,
+                code=f"OBS.{code}",
+                request_id=request_id or None,
+            )
         if status == 404:
             return NotFound(text, code=f"OBS.{code}", request_id=request_id or None)
         return UpstreamError(text, code=f"OBS.{code}", request_id=request_id or None)

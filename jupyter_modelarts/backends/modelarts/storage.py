@@ -99,7 +99,7 @@ class Storage:
                 lambda: self.cloud.call(
                     "GET",
                     self.cloud.notebook_path(f"/storage/{mount_id}"),
-                    "storages",
+                    "storage",
                     idempotent=True,
                 ),
             )

@@ -1,11 +1,11 @@
 """Training jobs: flavors and engines, submit, follow, stop, delete, logs.
 
 Every job the user has on ModelArts is listed, whoever started it (this server, the console,
-ma-cli, another notebook), from the search API: one search per interval however many jobs and
-viewers, paged by 50. The search asks only for the jobs that can have changed: those created
-since the oldest job still live, and since shortly before the newest job seen (a search index
-may show a new job late). Everything older has ended and was recorded once. The first search
-of a new state dir pages through everything.
+ma-cli, another notebook), from the search API: one search per workspace and interval however
+many jobs and viewers, paged by 50. The search asks only for the jobs that can have changed:
+those created since the oldest job of the workspace still live, and since shortly before the
+newest job seen there (a search index may show a new job late). Everything older has ended and
+was recorded once. The first search of a workspace pages through everything.
 
 Creates are exactly-once: after any answer that leaves the outcome open (a timeout, a broken
 connection, a 5xx, or ModelArts refusing the name because a job holds it) the job is looked up
@@ -23,6 +23,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ...models import (
+    DEFAULT_WORKSPACE,
     Conflict,
     Engine,
     Flavor,
@@ -55,6 +56,15 @@ DELETED_KEPT_MS = 24 * 3600 * 1000
 _FAR_FUTURE_MS = 4102444800000  # 2100-01-01: the open end of a create_time range
 _LIVE = tuple(p.value for p in JobPhase if not p.is_final)
 _SYNC_RECORD = "modelarts.jobs"  # setting: the newest create_time seen, jobs deleted here
+
+
+def _sync_record(workspace_id: str) -> str:
+    """The sync state of a workspace's search (the default one's kept its older name)."""
+    return _SYNC_RECORD if workspace_id == DEFAULT_WORKSPACE else f"{_SYNC_RECORD}@{workspace_id}"
+
+
+def _workspace_of(record: dict[str, Any]) -> str:
+    return (record.get("spec") or {}).get("workspace_id") or DEFAULT_WORKSPACE
 
 
 def _obs_path(uri: str) -> str:
@@ -128,6 +138,7 @@ def upstream_spec(item: dict[str, Any]) -> JobSpec:
         engine=engine_name,
         image=engine.get("image_url"),
         description=meta.get("description") or "",
+        workspace_id=meta.get("workspace_id") or None,
     )
 
 
@@ -254,6 +265,8 @@ class Training:
         if spec.command and (spec.code is not None or spec.code_dir):
             raise InvalidRequest("a command job takes no code here", field="command")
         self.cloud.code.base()  # no code_uri: refused before any upstream call
+        workspace_id = spec.workspace_id or self.cloud.current_workspace
+        spec = dataclasses.replace(spec, workspace_id=workspace_id)
         flavor_id = await self._flavor_id(spec)
         engine = await self._engine_body(spec)
         algorithm: dict[str, Any] = {
@@ -281,7 +294,7 @@ class Training:
             "metadata": {
                 "name": spec.name,
                 "description": spec.description,
-                "workspace_id": self.cloud.workspace_id,
+                "workspace_id": workspace_id,
                 "annotations": {SUBMIT_ANNOTATION: submit_id},
             },
             "algorithm": algorithm,
@@ -290,13 +303,15 @@ class Training:
                 "log_export_path": {"obs_url": place.log_dir},
             },
         }
-        data = await self._create_once(body, spec.name, submit_id)
+        data = await self._create_once(body, spec.name, submit_id, workspace_id)
         # The job records the flavor it runs on (the default resolved), so lists show it.
         job = self._job(data, dataclasses.replace(spec, flavor=flavor_id))
         self._put(job, {"submit_id": submit_id, "log_export": _log_export(data) or place.log_dir})
         return job
 
-    async def _create_once(self, body: dict[str, Any], name: str, submit_id: str) -> Any:
+    async def _create_once(
+        self, body: dict[str, Any], name: str, submit_id: str, workspace_id: str
+    ) -> Any:
         """POST the create; after any answer that leaves its outcome open, including a refusal
         of the name (our own earlier try may hold it, landed late), the job it made is the
         answer, looked up by submission id before sending again."""
@@ -305,7 +320,7 @@ class Training:
             return isinstance(err, InvalidRequest) and err.code == DUPLICATE_NAME
 
         async def find(failure: ModelArtsError) -> dict[str, Any] | None:
-            found, holder = await self._find_submitted(name, submit_id)
+            found, holder = await self._find_submitted(name, submit_id, workspace_id)
             if found is None and holder is not None and refused(failure):
                 raise _name_taken(name, failure, holder)
             return found
@@ -324,11 +339,13 @@ class Training:
             raise
 
     async def _find_submitted(
-        self, name: str, submit_id: str
+        self, name: str, submit_id: str, workspace_id: str
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(the job this submission made, another job holding its name), each None if none."""
         # "in" matches the name exactly ("like" would page through every job containing it).
-        items = await self.search([{"key": "name", "operator": "in", "value": [name]}])
+        items = await self.search(
+            [{"key": "name", "operator": "in", "value": [name]}], workspace_id
+        )
         holder = None
         for item in items:
             meta = item.get("metadata") or {}
@@ -340,15 +357,18 @@ class Training:
 
     # -- the list of jobs ------------------------------------------------------------------
 
-    async def search(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Every job the search finds with ``filters``, newest first, a page of 50 per call."""
+    async def search(
+        self, filters: list[dict[str, Any]], workspace_id: str
+    ) -> list[dict[str, Any]]:
+        """Every job of a workspace the search finds with ``filters``, newest first, a page of
+        50 per call."""
         items: list[dict[str, Any]] = []
         page = 0
         while True:
             body: dict[str, Any] = {
                 "offset": page,  # a page number, not an item count
                 "limit": SEARCH_PAGE,
-                "workspace_id": self.cloud.workspace_id,
+                "workspace_id": workspace_id,
                 "sort_by": "create_time",
                 "order": "desc",
             }
@@ -368,8 +388,8 @@ class Training:
             if len(batch) < SEARCH_PAGE or (isinstance(total, int) and page * SEARCH_PAGE >= total):
                 return items
 
-    def _sync_state(self) -> dict[str, Any]:
-        state = self.cloud.store.get("setting", _SYNC_RECORD) or {}
+    def _sync_state(self, workspace_id: str) -> dict[str, Any]:
+        state = self.cloud.store.get("setting", _sync_record(workspace_id)) or {}
         deleted = state.get("deleted") or {}
         cutoff = now_ms() - DELETED_KEPT_MS
         return {
@@ -378,14 +398,23 @@ class Training:
             "deleted": {k: v for k, v in deleted.items() if v > cutoff},
         }
 
-    def _window(self, state: dict[str, Any]) -> int:
-        """The oldest create_time a job that can still change may have; 0: never searched."""
+    def _live_records(self, workspace_id: str | None = None) -> list[dict[str, Any]]:
+        """The store's live cloud jobs, of one workspace or of all."""
+        return [
+            record
+            for record in self.cloud.store.list("job", phases=_LIVE)
+            if record.get("backend") == self.cloud.name
+            and (workspace_id is None or _workspace_of(record) == workspace_id)
+        ]
+
+    def _window(self, state: dict[str, Any], workspace_id: str) -> int:
+        """The oldest create_time a job of the workspace that can still change may have;
+        0: never searched."""
         if state["newest"] is None:
             return 0
         since = state["newest"] - WINDOW_MARGIN_MS
-        for record in self.cloud.store.list("job", phases=_LIVE):
-            if record.get("backend") == self.cloud.name:
-                since = min(since, int(record.get("created_at") or 0))
+        for record in self._live_records(workspace_id):
+            since = min(since, int(record.get("created_at") or 0))
         return max(0, since)
 
     @staticmethod
@@ -400,14 +429,18 @@ class Training:
             }
         ]
 
-    async def refresh(self) -> None:
-        """Bring every cloud job in the store up to date: one search per interval, shared."""
-        await self.cloud.poll.get("jobs", self._sync)
+    async def refresh(self, workspace_id: str) -> None:
+        """Bring every cloud job of a workspace in the store up to date: one search per
+        interval, shared."""
+        await self.cloud.poll.get(("jobs", workspace_id), lambda: self._sync(workspace_id))
 
-    async def _sync(self) -> float:
-        state = self._sync_state()
-        since = self._window(state)
-        items = await self.search(self._created_since(since))
+    async def _refresh_all(self, workspaces: set[str]) -> None:
+        await asyncio.gather(*(self.refresh(w) for w in sorted(workspaces)))
+
+    async def _sync(self, workspace_id: str) -> float:
+        state = self._sync_state(workspace_id)
+        since = self._window(state, workspace_id)
+        items = await self.search(self._created_since(since), workspace_id)
         seen = set()
         newest = state["newest"]
         for item in items:
@@ -415,7 +448,7 @@ class Training:
             if not meta.get("id") or meta["id"] in state["deleted"]:
                 continue
             seen.add(meta["id"])
-            self._upsert(item)
+            self._upsert(item, workspace_id)
             created = meta.get("create_time")
             if isinstance(created, int) and (newest is None or created > newest):
                 newest = created
@@ -423,32 +456,34 @@ class Training:
             newest = 0  # searched once: from now on only what can change is asked
         # Live jobs the search no longer shows ended and were deleted, or are not indexed
         # (yet): each is asked for once.
-        missing = [
-            record["id"]
-            for record in self.cloud.store.list("job", phases=_LIVE)
-            if record.get("backend") == self.cloud.name and record["id"] not in seen
-        ]
-        await asyncio.gather(*(self._confirm(job_id) for job_id in missing))
+        missing = [r["id"] for r in self._live_records(workspace_id) if r["id"] not in seen]
+        await asyncio.gather(*(self._confirm(job_id, workspace_id) for job_id in missing))
+        record = _sync_record(workspace_id)
         if newest != state["newest"] or state["deleted"] != (
-            (self.cloud.store.get("setting", _SYNC_RECORD) or {}).get("deleted") or {}
+            (self.cloud.store.get("setting", record) or {}).get("deleted") or {}
         ):
-            self.cloud.store.put("setting", _SYNC_RECORD, {**state, "newest": newest})
+            self.cloud.store.put("setting", record, {**state, "newest": newest})
         return time.monotonic()
 
-    async def _sync_phase(self, phase: JobPhase) -> tuple[int, frozenset[str]]:
-        """The jobs in ``phase`` that can have changed, searched with the filter upstream."""
-        state = self._sync_state()
-        since = self._window(state)
+    async def _sync_phase(self, phase: JobPhase, workspace_id: str) -> tuple[int, frozenset[str]]:
+        """The jobs of a workspace in ``phase`` that can have changed, searched with the filter
+        upstream."""
+        state = self._sync_state(workspace_id)
+        since = self._window(state, workspace_id)
         filters = [{"key": "phase", "operator": "in", "value": [phase.value]}]
-        items = await self.search(filters + self._created_since(since))
+        items = await self.search(filters + self._created_since(since), workspace_id)
         ids = set()
         for item in items:
             job_id = (item.get("metadata") or {}).get("id")
-            if job_id and job_id not in state["deleted"] and self._upsert(item) is not None:
+            if (
+                job_id
+                and job_id not in state["deleted"]
+                and self._upsert(item, workspace_id) is not None
+            ):
                 ids.add(job_id)
         return since, frozenset(ids)
 
-    async def _confirm(self, job_id: str) -> None:
+    async def _confirm(self, job_id: str, workspace_id: str) -> None:
         try:
             data = await self.cloud.call(
                 "GET", f"/v2/{{p}}/training-jobs/{job_id}", "job_get", idempotent=True
@@ -456,10 +491,11 @@ class Training:
         except NotFound:
             self._gone(job_id, "ModelArts no longer has it (deleted outside this server)")
             return
-        self._upsert(data)
+        self._upsert(data, workspace_id)
 
-    def _upsert(self, item: dict[str, Any]) -> Job | None:
-        """Record what ModelArts says of a job; our own submissions keep their JobSpec."""
+    def _upsert(self, item: dict[str, Any], workspace_id: str) -> Job | None:
+        """Record what ModelArts says of a job of a workspace; our own submissions keep their
+        JobSpec."""
         job_id = (item.get("metadata") or {}).get("id")
         record = self.cloud.store.get("job", job_id)
         runtime = (record or {}).get("runtime") or {}
@@ -469,6 +505,8 @@ class Training:
             spec = Job.from_record(record).spec
         else:
             spec = upstream_spec(item)
+            # A search is of one workspace, whether or not its answer says which.
+            spec.workspace_id = spec.workspace_id or workspace_id
             runtime = {**runtime, "foreign": True}
         job = self._job(item, spec)
         if record is not None and JobPhase(record["phase"]).is_final and not job.phase.is_final:
@@ -558,7 +596,9 @@ class Training:
         if record is None or (
             record.get("backend") == self.cloud.name and not JobPhase(record["phase"]).is_final
         ):
-            await self.refresh()  # shared with every other reader of this interval
+            # Shared with every other reader of this interval; a job not seen yet is looked
+            # for in the current workspace.
+            await self.refresh(_workspace_of(record) if record else self.cloud.current_workspace)
         return Job.from_record(self._record(job_id))
 
     async def list_jobs(
@@ -569,29 +609,47 @@ class Training:
         limit: int = 50,
         sort: str = "created",
         order: str = "desc",
+        workspace_id: str | None = None,
     ) -> JobPage:
-        """A page of every job: all of the user's on ModelArts, and the local backend's in the
-        store."""
+        """A page of the jobs of a workspace (of every workspace the user may use when None):
+        all of the user's on ModelArts, and the local backend's in the store."""
         store = self.cloud.store
         exclude: tuple[str, ...] = ()
-        if phase is None:
-            await self.refresh()
+        if workspace_id is not None:
+            workspaces = [workspace_id]
         else:
-            since, found = await self.cloud.poll.get(
-                ("jobs", phase.value), lambda: self._sync_phase(phase)
+            workspaces = [w.id for w in await self.cloud.list_workspaces()]
+        if phase is None:
+            await self._refresh_all(set(workspaces))
+        else:
+            synced = await asyncio.gather(
+                *(
+                    self.cloud.poll.get(
+                        ("jobs", w, phase.value), lambda w=w: self._sync_phase(phase, w)
+                    )
+                    for w in workspaces
+                )
             )
+            windows = dict(zip(workspaces, synced))
             # Cloud jobs of the search window the filtered search did not find have left the
             # phase; older ones have ended and were not asked again.
-            fields = {"id": "$.id", "backend": "$.backend", "created_at": "$.created_at"}
+            fields = {
+                "id": "$.id",
+                "backend": "$.backend",
+                "created_at": "$.created_at",
+                "gone": "$.runtime.gone",
+                "workspace": "$.spec.workspace_id",
+            }
             rows, _ = await asyncio.to_thread(
-                store.page, "job", {**fields, "gone": "$.runtime.gone"}, phases=(phase.value,)
+                store.page, "job", fields, phases=(phase.value,), workspace=workspace_id
             )
             exclude = tuple(
                 r["id"]
                 for r in rows
                 if r["backend"] == self.cloud.name
-                and r["id"] not in found
-                and int(r["created_at"] or 0) >= since
+                and (r["workspace"] or DEFAULT_WORKSPACE) in windows
+                and r["id"] not in windows[r["workspace"] or DEFAULT_WORKSPACE][1]
+                and int(r["created_at"] or 0) >= windows[r["workspace"] or DEFAULT_WORKSPACE][0]
                 and not r["gone"]
             )
 
@@ -603,11 +661,15 @@ class Training:
             limit=limit,
             sort=sort,
             order=order,
+            workspace_id=workspace_id,
             exclude=exclude,
         )
 
     async def live_jobs(self) -> list[Job]:
-        await self.refresh()  # shared with every other reader of this interval
+        # Shared with every other reader of this interval: the workspaces with live jobs, and
+        # the current one (a job submitted elsewhere shows up there).
+        live = {_workspace_of(r) for r in self._live_records()}
+        await self._refresh_all(live | {self.cloud.current_workspace})
 
         def read() -> list[Job]:
             records = self.cloud.store.list("job", phases=_LIVE)
@@ -637,7 +699,9 @@ class Training:
                 f"job {job_id} no longer exists on ModelArts; delete it here to forget it",
                 field="job_id",
             ) from None
-        return self._upsert(data) or Job.from_record(self._record(job_id))
+        return self._upsert(data, stored.spec.workspace_id or DEFAULT_WORKSPACE) or Job.from_record(
+            self._record(job_id)
+        )
 
     async def delete_job(self, job_id: str) -> None:
         job = await self.get_job(job_id)
@@ -653,9 +717,10 @@ class Training:
             except NotFound:
                 pass  # already gone upstream: forgetting it here is all that is left
         # Deletion upstream is asynchronous: searches may still show the job for a while.
-        state = self._sync_state()
+        workspace_id = _workspace_of(self._record(job_id))
+        state = self._sync_state(workspace_id)
         state["deleted"][job_id] = now_ms()
-        self.cloud.store.put("setting", _SYNC_RECORD, state)
+        self.cloud.store.put("setting", _sync_record(workspace_id), state)
         self.cloud.store.delete("job", job_id)
         await self.logs.forget(job_id)
 
