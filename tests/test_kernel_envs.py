@@ -27,6 +27,7 @@ def test_magics_in_a_kernel_env_without_our_package(
         # Not installed there: lent by the server, and no ipywidgets or anywidget either.
         out = run(kc, "%load_ext jupyter_modelarts")
         assert out["error"] is None, out
+        assert out["stdout"].startswith("jupyter_modelarts: local backend · "), out
         origin = value(kc, "__import__('jupyter_modelarts').__file__")
         assert "jupyter_modelarts-kernel-path" in origin
         run(kc, "import importlib.metadata as md")
@@ -34,6 +35,11 @@ def test_magics_in_a_kernel_env_without_our_package(
         assert "ipykernel" in installed and "jupyter_modelarts" not in installed
         assert value(kc, "__import__('importlib.util').util.find_spec('ipywidgets') is None")
         assert value(kc, "__import__('importlib.util').util.find_spec('anywidget') is None")
+
+        # The checks, with the report as the value, on this Python too.
+        out = run(kc, "%ma_doctor")
+        assert out["data"][-1]["text/html"].startswith("<div "), out
+        assert value(kc, "_.report['backend']") == "local"
 
         # Without anywidget: our MIME type and its text and HTML snapshots, no widget view.
         out = run(kc, "%ma_lease")

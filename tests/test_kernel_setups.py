@@ -248,7 +248,8 @@ def test_magics_on_the_cloud_backend_submit_without_a_local_engine(
     servers, ma_config, cloud_config, fake
 ):
     """ModelArts engines are images, not this kernel's Python: a cell's job takes the backend's
-    default engine, with no note about local interpreters."""
+    default engine, with no note about local interpreters. A refused call fails the cell in one
+    line naming the IAM action, and whether the right is the user's or the agency's."""
     server = servers(
         {**ma_config, "backend_class": "jupyter_modelarts.backends.modelarts.ModelArtsBackend"},
         "cloud",
@@ -263,5 +264,13 @@ def test_magics_on_the_cloud_backend_submit_without_a_local_engine(
         assert "Submitted job" in out["stdout"] and "Note:" not in out["stderr"], out
         job = server.call("GET", f"jobs/{value(kc, '_.id')}")
         assert job["backend"] == "modelarts" and job["spec"]["engine"] is None
+
+        fake.deny("modelarts:trainJob:update")
+        [line] = run(kc, f"%ma_train stop {job['id']}")["error"]["traceback"]
+        assert "the IAM action modelarts:trainJob:update" in line, line
+        fake.permissions.remove_agency()
+        [line] = run(kc, "%%ma_train --no-wait\nprint(1)\n")["error"]["traceback"]
+        assert "agency (委托)" in line and "modelarts:trainJob:create" in line, line
+        assert "全局配置 (Global Configuration) → 添加授权 (Add Authorization)" in line
     finally:
         server.stop_kernel(kc)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from jupyter_client import KernelManager
 
-from conftest import SECRETS, ServerProcess
+from conftest import SECRETS, ServerProcess, extension_sections
 from jupyter_modelarts import app
 from jupyter_modelarts.kernel import client as kernel_client
 
@@ -18,25 +18,31 @@ JOB_MIME = "application/vnd.jupyter-modelarts.job+json"
 LEASE_MIME = "application/vnd.jupyter-modelarts.lease+json"
 SLEEPER = "import time\nprint('up', flush=True)\ntime.sleep(60)\n"
 FOLLOWERS = "__import__('jupyter_modelarts.kernel.widgets').kernel.widgets.FOLLOWERS"
+WORKSPACES = [{"id": "0", "name": "default"}, {"id": "ws-a", "name": "team a"}]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("magics")
-    dirs = {name: tmp / name for name in ("state", "objects", "data", "notebooks")}
+    dirs = {name: tmp / name for name in ("state", "objects", "data", "notebooks", "env")}
     for path in dirs.values():
         path.mkdir()
     (dirs["objects"] / "bucket" / "data").mkdir(parents=True)
     (dirs["notebooks"] / "helper.py").write_text("VALUE = 42\n")
+    (dirs["env"] / "tool").write_text("a small image\n")
     config = {
         "state_dir": str(dirs["state"]),
         "object_store_root": str(dirs["objects"]),
         "data_root": str(dirs["data"]),
+        "image_paths": [str(dirs["env"])],
+        # Passes on any disk: the checks' report is all green until a test breaks one.
+        "image_size_limit": 10**8,
         "job_stop_grace": 2.0,
         "metrics_interval": 0.2,
         "auto_stop_enabled": True,
     }
-    proc = ServerProcess(tmp, config, "server")
+    local = {**extension_sections(config)["LocalBackend"], "workspaces": WORKSPACES}
+    proc = ServerProcess(tmp, config, "server", config={"LocalBackend": local})
     proc.tmp, proc.notebooks = tmp, dirs["notebooks"]
     yield proc
     proc.kill()
@@ -363,3 +369,106 @@ def test_server_errors_are_one_line_with_what_to_do(kernel):
     assert "no-such-flavor" in out["error"]["traceback"][0]
     out = run(kernel, "%ma_train stop no-such-job")
     assert out["error"]["ename"] == "ModelArtsError"
+
+
+def shown_text(out):
+    """The text/plain of a cell's one rich output."""
+    assert out["error"] is None, out
+    [shown] = out["data"]
+    return shown["text/plain"], shown["text/html"]
+
+
+def test_doctor_shows_each_check_and_load_ext_says_none_fails(kernel, server):
+    report = server.call("GET", "doctor")
+    assert report["checks"] and not [c for c in report["checks"] if c["status"] == "fail"]
+    text, page = shown_text(run(kernel, "%ma_doctor"))
+    lines = text.splitlines()
+    passed = sum(c["status"] == "pass" for c in report["checks"])
+    assert lines[0].startswith(f"All {passed} checks pass — local backend, workspace 0, checked")
+    assert len(lines) == 1 + len(report["checks"])  # one a check; no fix when none fails
+    for line, check in zip(lines[1:], report["checks"]):
+        assert line.startswith(f"✓ {check['title']}") and line.endswith(f": {check['detail']}")
+    assert page.count(">✓</span>") == passed and "<script" not in page
+    # The value is the report, for code that wants it.
+    assert value(kernel, "_.report") == server.call("GET", "doctor")
+    assert value(kernel, "_.failing") == []
+    out = run(kernel, "%reload_ext jupyter_modelarts")
+    assert out["stdout"] == "jupyter_modelarts: local backend · %ma_help lists the magics\n"
+
+
+def test_a_failing_check_shows_its_fix_and_load_ext_names_it(kernel, server):
+    objects, aside = server.tmp / "objects", server.tmp / "objects-aside"
+    objects.rename(aside)
+    objects.write_text("not a folder")
+    try:
+        text, page = shown_text(run(kernel, "%ma_doctor --refresh"))
+        total = len(server.call("GET", "doctor")["checks"])
+        lines = text.splitlines()
+        assert lines[0].startswith(f"1 of {total} checks fails: local:objects — local backend, ")
+        mark = "✗ Object store (stands for OBS) [local:objects]"
+        at = lines.index(f"{mark}: {objects} is not a folder")
+        assert lines[at + 1] == (
+            "    Fix: Create the folder, or point c.LocalBackend.object_store_root at a writable "
+            "folder."
+        )
+        assert ">✗</span>" in page and "<b>Fix:</b> Create the folder" in page
+        out = run(kernel, "%reload_ext jupyter_modelarts")
+        assert out["error"] is None, out
+        assert out["stdout"] == (
+            "jupyter_modelarts: local backend · 1 check fails: local:objects — run %ma_doctor\n"
+        )
+    finally:
+        objects.unlink()
+        aside.rename(objects)
+        checks = server.call("POST", "doctor")["checks"]
+        assert [c["id"] for c in checks if c["status"] == "fail"] == []
+
+
+def test_workspaces_are_listed_picked_and_carried(kernel, server):
+    out = run(kernel, "%ma_workspace")
+    assert out["error"] is None, out
+    assert [line.split()[:2] for line in out["stdout"].splitlines()[1:3]] == [
+        ["0", "*"],
+        ["ws-a", "team"],
+    ]
+    [line] = run(kernel, "%ma_workspace use nope")["error"]["traceback"]
+    assert "cannot use workspace 'nope' (field id): " in line
+    assert line.endswith("; %ma_workspace lists the ones you may use")
+    refused = run(kernel, "%ma_workspace use a/b")["stderr"]
+    assert "argument ID: expected a workspace id (1-64 letters, digits, - or _), got 'a/b'" in (
+        refused
+    )
+
+    # --workspace: for one submit, list or save; the current workspace stays.
+    text, page = shown_text(run(kernel, "%%ma_train --workspace ws-a --name in-a --as in_a\n1\n"))
+    job_id = value(kernel, "in_a.id")
+    assert text.startswith(f"Job in-a ({job_id}) in workspace ws-a: ")
+    assert "workspace ws-a</span>" in page
+    assert value(kernel, "in_a._widget.job['workspace_id']") == "ws-a"
+    assert server.call("GET", f"jobs/{job_id}")["spec"]["workspace_id"] == "ws-a"
+    listed = run(kernel, "%ma_train list --workspace ws-a")["stdout"]
+    assert listed.startswith("Jobs in workspace ws-a:\nID ") and job_id in listed
+    assert job_id not in run(kernel, "%ma_train list")["stdout"]
+    text, _ = shown_text(run(kernel, "%ma_image save tool:1 --workspace ws-a"))
+    assert text.startswith("Image ") and " in workspace ws-a: " in text.splitlines()[0]
+    [image] = server.call("GET", "images?workspace_id=ws-a")["images"]
+    assert run(kernel, "%ma_image list")["stdout"] == "No images yet.\n"
+
+    # The current workspace, as the server keeps it: lists and %load_ext's line follow it.
+    try:
+        out = run(kernel, "%ma_workspace use ws-a")
+        assert out["stdout"] == (
+            "Current workspace: ws-a (team a); jobs and images go there unless --workspace "
+            "names another\n"
+        )
+        assert server.call("GET", "workspaces")["current"] == "ws-a"
+        listed = run(kernel, "%ma_image list")["stdout"]
+        assert listed.startswith("Images in workspace ws-a:\nID ") and image["id"] in listed
+        assert job_id in run(kernel, "%ma_train list")["stdout"]
+        assert "ws-a *" in run(kernel, "%ma_workspace list")["stdout"]
+        server.wait_for("doctor", lambda r: r["workspace_id"] == "ws-a" and not r["running"])
+        line = run(kernel, "%reload_ext jupyter_modelarts")["stdout"]
+        assert line.startswith("jupyter_modelarts: local backend · workspace ws-a · ")
+    finally:
+        run(kernel, "%ma_workspace use 0")
+    assert server.call("GET", "workspaces")["current"] == "0"

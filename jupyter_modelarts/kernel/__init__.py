@@ -12,6 +12,7 @@ from .. import kernel_path
 from .client import Client, ModelArtsError
 from .jobs import FollowInterrupted, Job, JobFailed, WaitTimeout
 from .magics import ModelArtsMagics
+from .views import DEFAULT_WORKSPACE
 
 __all__ = [
     "Client",
@@ -26,15 +27,37 @@ __all__ = [
 
 # The server's URL and key as this kernel first saw them, for a later %reload_ext.
 _published: dict[str, str] = {}
+#: How long %load_ext waits for the server's checks, whose first run may still be going.
+DOCTOR_WAIT_S = 2.0
 
 
 def load_ipython_extension(ipython) -> None:
     """Register the magics, once the server that started this kernel has answered."""
     _published.update({k: v for k, v in os.environ.items() if k.startswith("JUPYTER_MODELARTS_")})
     client = Client.from_environment(_published)
-    client.ping()
+    instance = client.ping()
     # The kernel's own child processes (!pip, subprocess) need neither our key nor our path.
     for name in _published:
         os.environ.pop(name, None)
     kernel_path.remove_entry(os.environ)
     ipython.register_magics(ModelArtsMagics(ipython, client=client))
+    print(load_line(client, instance["backend"]))
+
+
+def load_line(client: Client, backend: str) -> str:
+    """What %load_ext says: the backend, a workspace other than the default, and the checks
+    that fail, as the server's report has them now (never waiting long for it)."""
+    line = f"jupyter_modelarts: {backend} backend"
+    try:
+        report = client.doctor(timeout=DOCTOR_WAIT_S)
+    except ModelArtsError as error:
+        if error.status is None:  # timed out: the first run goes on
+            return f"{line} · checks still running (%ma_doctor waits for them)"
+        return f"{line} · %ma_help lists the magics"
+    if report["workspace_id"] != DEFAULT_WORKSPACE:
+        line += f" · workspace {report['workspace_id']}"
+    failing = [c["id"] for c in report["checks"] if c["status"] == "fail"]
+    if failing:
+        verb = "check fails" if len(failing) == 1 else "checks fail"
+        return f"{line} · {len(failing)} {verb}: {', '.join(failing)} — run %ma_doctor"
+    return f"{line} · %ma_help lists the magics"

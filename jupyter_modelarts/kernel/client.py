@@ -29,15 +29,36 @@ _HINTS = {
     502: "ModelArts refused or failed the call; retry, or quote the request id to support",
     503: "the backend cannot serve now: check the server's ModelArts configuration and network",
 }
+#: Where the agency's rights are granted, as the ModelArts console names it.
+AGENCY_CONSOLE = (
+    "ModelArts console → 全局配置 (Global Configuration) → 添加授权 (Add Authorization)"
+)
 
 
 class ModelArtsError(Exception):
-    """A failed call, shown in a cell as one line (no traceback)."""
+    """A failed call, shown in a cell as one line (no traceback).
 
-    def __init__(self, message: str, status: int | None = None):
+    From a server's error JSON it keeps ``reason`` (the error class), ``field`` (the request
+    field at fault), and on a 403 ``iam_action`` and ``agency``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        *,
+        reason: str | None = None,
+        field: str | None = None,
+        iam_action: str | None = None,
+        agency: bool = False,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.reason = reason
+        self.field = field
+        self.iam_action = iam_action
+        self.agency = agency
 
     def __str__(self) -> str:
         return self.message
@@ -55,15 +76,44 @@ def _json(content: bytes) -> Any:
         return None
 
 
+def _denied_hint(iam_action: str, agency: bool) -> str:
+    """Whose right a 403 lacks and how to grant it."""
+    if agency:
+        return (
+            f"it is ModelArts' agency (委托) that lacks {iam_action}, not your IAM user: an "
+            f"administrator adds or extends the agency in the {AGENCY_CONSOLE}, or its policies "
+            "in IAM (%ma_doctor checks the rest)"
+        )
+    return (
+        f"your IAM user lacks {iam_action}: ask the account's IAM administrator to grant it (in "
+        "strict authorization mode every action must be granted explicitly; %ma_doctor checks "
+        "the rest)"
+    )
+
+
 def error_from_response(status: int, reason: str, content: bytes) -> ModelArtsError:
     """One line from an error response: the server's message, then what to do."""
     body = _json(content)
-    message = body.get("message") if isinstance(body, dict) else None
-    message = message or f"HTTP {status} {reason}"
-    if isinstance(body, dict) and body.get("request_id"):
+    if not isinstance(body, dict):
+        body = {}
+    message = body.get("message") or f"HTTP {status} {reason}"
+    if body.get("request_id") and str(body["request_id"]) not in message:
         message += f" (request id {body['request_id']})"
+    iam_action = body.get("iam_action") if isinstance(body.get("iam_action"), str) else None
+    agency = body.get("agency") is True
     hint = _HINTS.get(status)
-    return ModelArtsError(f"{message}; {hint}" if hint else message, status)
+    if status == 403 and iam_action and body.get("reason") == "PermissionDenied":
+        # The cloud backend's message names the action and whose right it is already.
+        said = iam_action in message and (not agency or "委托" in message)
+        hint = None if said else _denied_hint(iam_action, agency)
+    return ModelArtsError(
+        f"{message}; {hint}" if hint else message,
+        status,
+        reason=body.get("reason") if isinstance(body.get("reason"), str) else None,
+        field=body.get("field") if isinstance(body.get("field"), str) else None,
+        iam_action=iam_action,
+        agency=agency,
+    )
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -187,9 +237,15 @@ class Client:
     def renew_lease(self, duration_s: float) -> dict[str, Any]:
         return self.request("PATCH", "lease", json_body={"duration_s": duration_s})
 
-    def jobs(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-        """A page of job summaries, newest first: ``{jobs, total, offset, limit}``."""
-        return self.request("GET", "jobs", params={"limit": limit, "offset": offset})
+    def jobs(
+        self, limit: int = 50, offset: int = 0, workspace_id: str | None = None
+    ) -> dict[str, Any]:
+        """A page of job summaries, newest first: ``{jobs, total, offset, limit}``; of the
+        current workspace unless one is named."""
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if workspace_id is not None:
+            params["workspace_id"] = workspace_id
+        return self.request("GET", "jobs", params=params)
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self.request("GET", f"jobs/{_segment(job_id)}")
@@ -244,10 +300,28 @@ class Client:
     def image(self, image_id: str) -> dict[str, Any]:
         return self.request("GET", f"images/{_segment(image_id)}")
 
-    def save_image(self, name: str, tag: str, namespace: str | None) -> dict[str, Any]:
-        return self.request(
-            "POST", "images", json_body={"name": name, "tag": tag, "namespace": namespace}
-        )
+    def images(self, workspace_id: str | None = None) -> list[dict[str, Any]]:
+        """The images saved from this instance, in the current workspace unless one is named."""
+        params = {"workspace_id": workspace_id} if workspace_id is not None else None
+        return self.request("GET", "images", params=params)["images"]
+
+    def save_image(
+        self, name: str, tag: str, namespace: str | None, workspace_id: str | None = None
+    ) -> dict[str, Any]:
+        body = {"name": name, "tag": tag, "namespace": namespace, "workspace_id": workspace_id}
+        return self.request("POST", "images", json_body=body)
+
+    def workspaces(self) -> dict[str, Any]:
+        """``{workspaces: [...], current: id}``."""
+        return self.request("GET", "workspaces")
+
+    def use_workspace(self, workspace_id: str) -> dict[str, Any]:
+        return self.request("PUT", "workspaces/current", json_body={"id": workspace_id})
+
+    def doctor(self, refresh: bool = False, timeout: float | None = None) -> dict[str, Any]:
+        """The server's report of its checks (it waits for the first run); ``refresh`` runs
+        them again first."""
+        return self.request("POST" if refresh else "GET", "doctor", timeout=timeout)
 
 
 def _segment(value: str) -> str:

@@ -21,9 +21,11 @@ from .client import Client, ModelArtsError
 from .jobs import Job, JobFailed, install_one_line_errors
 from .views import (
     WIDGET_MIME,
+    DoctorReport,
     clock,
     image_bundle,
     in_unit,
+    in_workspace,
     lease_bundle,
     when,
     widget_view,
@@ -33,11 +35,15 @@ from .views import (
 #: How long a lease renewal may be (the server enforces the same bounds).
 LEASE_MIN_S = 3600
 LEASE_MAX_S = 72 * 3600
+#: How long %ma_doctor waits for the checks: longer than the server lets a run take
+#: (c.ModelArtsApp.doctor_timeout_s), so the cell shows the report and not a timeout.
+DOCTOR_TIMEOUT_S = 300.0
 
 HELP = """\
 jupyter_modelarts magics (add -h to any of them for its options):
+  %ma_doctor [--refresh]        whether credentials, agency, OBS, rights and workspace allow work
   %%ma_train [options]          run the cell as a training job (--follow, --no-wait, --as NAME)
-  %ma_train list [--limit N]    the newest jobs
+  %ma_train list [--limit N]    the newest jobs (--workspace ID: of another workspace)
   %ma_train engines             what jobs can run on; default: this kernel's own Python
   %ma_train status ID           the job, live
   %ma_train logs ID [--task worker-1] [--follow]
@@ -46,7 +52,8 @@ jupyter_modelarts magics (add -h to any of them for its options):
   %ma_unmount /data/name/       remove a mount (the data stays in OBS)
   %ma_lease                     the auto-stop countdown;  %ma_lease renew 4h  (1h to 72h)
   %ma_image save name:tag [--namespace ns]   save this instance as an image
-  %ma_image status ID           progress of an image save"""
+  %ma_image status ID           progress of an image save;  %ma_image list  the saved images
+  %ma_workspace                 the workspaces, and the current one;  %ma_workspace use ID"""
 
 
 class _Help(Exception):
@@ -97,6 +104,23 @@ def duration_unit(text: str) -> str:
     """The unit a duration was written in, to answer in it: the first one given, else hours."""
     found = re.search(r"[dhms]", text.strip().lower())
     return found.group() if found else "h"
+
+
+def _workspace_id(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", text):
+        raise argparse.ArgumentTypeError(
+            f"expected a workspace id (1-64 letters, digits, - or _), got {text!r}"
+        )
+    return text
+
+
+def _add_workspace(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--workspace",
+        type=_workspace_id,
+        metavar="ID",
+        help=f"{what} (default: the current one; %%ma_workspace lists them)",
+    )
 
 
 def _identifier(text: str) -> str:
@@ -168,6 +192,7 @@ def _train_cell_parser() -> _Parser:
         metavar="NAME",
         help="also bind the job's handle to this name",
     )
+    _add_workspace(parser, "the workspace to run in")
     return parser
 
 
@@ -182,6 +207,7 @@ def _train_line_parser() -> _Parser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", help="the newest jobs")
     listing.add_argument("--limit", type=_limit, default=20, help="how many (default 20)")
+    _add_workspace(listing, "the workspace whose jobs to list")
     commands.add_parser("engines", help="what a job can run on (--engine)")
     commands.add_parser("status", help="the job, live").add_argument("id")
     logs = commands.add_parser("logs", help="a task's log")
@@ -228,6 +254,63 @@ class ModelArtsMagics(Magics):
         """List the jupyter_modelarts magics."""
         print(HELP)
 
+    @line_magic
+    def ma_doctor(self, line: str = "") -> DoctorReport | None:
+        """%ma_doctor [--refresh]: the server's checks of what the work needs, with the fixes."""
+        parser = _Parser(
+            prog="%ma_doctor",
+            description="Whether credentials, agency, OBS, IAM rights and workspace allow the "
+            "work: the checks the server ran at start, each with why and the fix.",
+        )
+        parser.add_argument("--refresh", action="store_true", help="run the checks again now")
+        args = _parse(parser, line)
+        if args is None:
+            return None
+        return DoctorReport(self.client.doctor(refresh=args.refresh, timeout=DOCTOR_TIMEOUT_S))
+
+    @line_magic
+    def ma_workspace(self, line: str = "") -> None:
+        """%ma_workspace: the workspaces and the current one; %ma_workspace use ID."""
+        parser = _Parser(
+            prog="%ma_workspace",
+            description="List the workspaces (工作空间), or make another the current one: jobs "
+            "are submitted, images saved and both listed there.",
+        )
+        commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+        commands.add_parser("list", help="the workspaces, the current one marked (the default)")
+        use = commands.add_parser("use", help="make a workspace the current one")
+        use.add_argument("id", type=_workspace_id, metavar="ID")
+        args = _parse(parser, line)
+        if args is None:
+            return
+        if args.command != "use":
+            listing = self.client.workspaces()
+            rows = [
+                (
+                    w["id"] + (" *" if w["id"] == listing["current"] else ""),
+                    w["name"],
+                    w["status"],
+                    w["description"],
+                )
+                for w in listing["workspaces"]
+            ]
+            _table(("ID", "NAME", "STATUS", "DESCRIPTION"), rows, empty="No workspaces.")
+            print("* the current one; %ma_workspace use ID picks another")
+            return
+        try:
+            workspace = self.client.use_workspace(args.id)
+        except ModelArtsError as error:
+            if error.status in (400, 404):
+                error.message = (
+                    f"cannot use workspace {args.id!r} (field {error.field or 'id'}): "
+                    f"{error.message}; %ma_workspace lists the ones you may use"
+                )
+            raise
+        print(
+            f"Current workspace: {workspace['id']} ({workspace['name']}); jobs and images go "
+            "there unless --workspace names another"
+        )
+
     @line_cell_magic
     def ma_train(self, line: str, cell: str | None = None) -> Job | None:
         """%%ma_train [options]: the cell as a job; %ma_train list|status|logs|stop|delete."""
@@ -248,6 +331,7 @@ class ModelArtsMagics(Magics):
             "inputs": dict(args.input),
             "outputs": dict(args.output),
             "env": dict(args.env),
+            "workspace_id": args.workspace,
         }
         if spec["engine"] is None and not args.image and self._engines_run_here:
             print(
@@ -271,12 +355,15 @@ class ModelArtsMagics(Magics):
         if args is None:
             return None
         if args.command == "list":
-            page = self.client.jobs(limit=args.limit)
+            page = self.client.jobs(limit=args.limit, workspace_id=args.workspace)
             rows = [
                 (j["id"], j["name"], j["phase"], str(j["nodes"]), when(j["created_at"]))
                 for j in page["jobs"]
             ]
-            _table(("ID", "NAME", "PHASE", "NODES", "CREATED"), rows, empty="No jobs yet.")
+            where = _listed_in(args.workspace, page["jobs"])
+            if where and rows:
+                print(f"Jobs{where}:")
+            _table(("ID", "NAME", "PHASE", "NODES", "CREATED"), rows, empty=f"No jobs{where} yet.")
             more = page["total"] - len(rows)
             if more > 0:
                 print(
@@ -445,22 +532,47 @@ class ModelArtsMagics(Magics):
 
     @line_magic
     def ma_image(self, line: str) -> None:
-        """%ma_image save name:tag [--namespace ns] | %ma_image status ID."""
+        """%ma_image save name:tag [--namespace ns] | %ma_image status ID | %ma_image list."""
         parser = _Parser(prog="%ma_image", description="Save this instance as an image.")
         commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
         save = commands.add_parser("save", help="save this instance as name:tag")
         save.add_argument("ref", metavar="name[:tag]")
         save.add_argument("--namespace", default=None)
+        _add_workspace(save, "the workspace to save it in")
         commands.add_parser("status", help="progress of an image save").add_argument("id")
+        listing = commands.add_parser("list", help="the images saved from this instance")
+        _add_workspace(listing, "the workspace whose images to list")
         args = _parse(parser, line)
         if args is None:
             return
+        if args.command == "list":
+            images = self.client.images(args.workspace)
+            rows = [
+                (
+                    i["id"],
+                    f"{i['namespace']}/{i['name']}:{i['tag']}",
+                    i["status"],
+                    when(i["created_at"]),
+                )
+                for i in images
+            ]
+            where = _listed_in(args.workspace, images)
+            if where and rows:
+                print(f"Images{where}:")
+            _table(("ID", "IMAGE", "STATUS", "CREATED"), rows, empty=f"No images{where} yet.")
+            return
         if args.command == "save":
             name, _, tag = args.ref.partition(":")
-            image = self.client.save_image(name, tag or "latest", args.namespace)
+            image = self.client.save_image(name, tag or "latest", args.namespace, args.workspace)
         else:
             image = self.client.image(args.id)
         display(image_bundle(image), raw=True)
+
+
+def _listed_in(asked: str | None, items: list[dict[str, Any]]) -> str:
+    """`` in workspace X`` for a list of another workspace than the default one: the one asked
+    for, else the one its items are in (the current one)."""
+    return in_workspace(asked or (items[0]["workspace_id"] if items else None))
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], empty: str) -> None:

@@ -18,6 +18,9 @@ JOB_MIME = "application/vnd.jupyter-modelarts.job+json"
 LEASE_MIME = "application/vnd.jupyter-modelarts.lease+json"
 IMAGE_MIME = "application/vnd.jupyter-modelarts.image+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+#: The workspace every project has, as jupyter_modelarts.models names it (not imported: this
+#: module runs on the kernel's Python, which may be older than the server's).
+DEFAULT_WORKSPACE = "0"
 #: Log lines a snapshot shows (of worker-0), and the bytes of log read to find them.
 TAIL_LINES = 10
 TAIL_BYTES = 64 * 1024
@@ -127,9 +130,23 @@ def _box(colour: tuple[str, str], body: str) -> str:
     )
 
 
+def job_workspace(job: dict[str, Any]) -> str:
+    """The workspace of a job (a whole job or a summary); "0" for a server that has none."""
+    spec = job.get("spec") or {}
+    return spec.get("workspace_id") or job.get("workspace_id") or DEFAULT_WORKSPACE
+
+
+def in_workspace(workspace_id: str | None) -> str:
+    """`` in workspace X``, or nothing for the default one (most users never leave it)."""
+    if not workspace_id or workspace_id == DEFAULT_WORKSPACE:
+        return ""
+    return f" in workspace {workspace_id}"
+
+
 def job_text(job: dict[str, Any]) -> str:
     """One or two lines: the job, its phase and time; then its message or how to follow it."""
-    first = f"Job {job['name']} ({job['id']}): {job['phase']}"
+    where = in_workspace(job_workspace(job))
+    first = f"Job {job['name']} ({job['id']}){where}: {job['phase']}"
     if job.get("started_at"):
         first += f", {stopwatch(elapsed_s(job))}"
     if job["phase"] not in FINAL_PHASES:
@@ -143,6 +160,9 @@ def job_html(job: dict[str, Any], lines: list[str]) -> str:
         f"<b>{html.escape(job['name'])}</b> <code>{html.escape(job['id'])}</code> "
         f"{_badge(job['phase'])}"
     )
+    where = in_workspace(job_workspace(job))
+    if where:
+        head += f" <span>{html.escape(where.strip())}</span>"
     if job.get("started_at"):
         head += f" <span>{stopwatch(elapsed_s(job))}</span>"
     rows = [head]
@@ -190,7 +210,8 @@ def image_text(image: dict[str, Any]) -> str:
     progress = ""
     if image["status"] not in IMAGE_ENDED and image["bytes_total"]:
         progress = f" {100 * image['bytes_done'] // image['bytes_total']}%"
-    text = f"Image {ref}: {image['status']}{progress}"
+    where = in_workspace(image.get("workspace_id"))
+    text = f"Image {ref}{where}: {image['status']}{progress}"
     if image["status_message"]:
         text += f" ({image['status_message']})"
     if image["status"] not in IMAGE_ENDED:
@@ -207,3 +228,107 @@ def image_bundle(image: dict[str, Any]) -> dict[str, Any]:
         "text/plain": text,
         "text/html": _box(colour.get(image["status"], _PHASE_COLOURS["Running"]), body),
     }
+
+
+_MARKS = {
+    "pass": ("✓", _PHASE_COLOURS["Completed"]),
+    "fail": ("✗", _PHASE_COLOURS["Failed"]),
+    "skipped": ("–", _GREY),
+}
+
+
+def checks_summary(report: dict[str, Any]) -> str:
+    """``2 of 14 checks fail: agency, obs:bucket``, or how many pass."""
+    checks = report["checks"]
+    failing = [c["id"] for c in checks if c["status"] == "fail"]
+    skipped = sum(c["status"] == "skipped" for c in checks)
+    if failing:
+        noun = "check" if len(checks) == 1 else "checks"
+        verb = "fails" if len(failing) == 1 else "fail"
+        return f"{len(failing)} of {len(checks)} {noun} {verb}: {', '.join(failing)}"
+    if not checks:
+        return "No checks apply"
+    passed = len(checks) - skipped
+    if not skipped:
+        return f"All {passed} checks pass" if passed > 1 else "The one check passes"
+    return f"{passed} {'check passes' if passed == 1 else 'checks pass'}, {skipped} skipped"
+
+
+def _report_context(report: dict[str, Any]) -> str:
+    """Which backend and workspace were checked, and when."""
+    text = f"{report['backend']} backend, workspace {report['workspace_id']}"
+    if report.get("checked_at"):
+        text += f", checked at {clock(report['checked_at'])}"
+    if report.get("running"):
+        text += "; a new run is under way, %ma_doctor --refresh waits for it"
+    return text
+
+
+def check_label(check: dict[str, Any]) -> str:
+    """A check's id, as the summary names it, where its title does not say it already
+    (``IAM action modelarts:trainJob:get`` is ``action:modelarts:trainJob:get``)."""
+    named = check["id"].split(":", 1)[-1].lower()
+    return "" if named in check["title"].lower() else check["id"]
+
+
+def doctor_text(report: dict[str, Any]) -> str:
+    """The summary, then a line per check in the report's order; a failing one's fix below."""
+    lines = [f"{checks_summary(report)} — {_report_context(report)}"]
+    for check in report["checks"]:
+        mark = _MARKS.get(check["status"], _MARKS["skipped"])[0]
+        label = check_label(check)
+        line = f"{mark} {check['title']}" + (f" [{label}]" if label else "")
+        lines.append(f"{line}: {check['detail']}" if check["detail"] else line)
+        if check["status"] == "fail" and check.get("fix"):
+            lines.append(f"    Fix: {check['fix']}")
+    return "\n".join(lines)
+
+
+def _lines_html(text: str) -> str:
+    return "<br>".join(html.escape(line) for line in text.split("\n"))
+
+
+def doctor_html(report: dict[str, Any]) -> str:
+    """The report as self-contained HTML; colours only from the theme (with light fallbacks),
+    so it reads in dark themes too."""
+    rows = [
+        f"<b>{html.escape(checks_summary(report))}</b> "
+        f'<span style="opacity:0.75">— {html.escape(_report_context(report))}</span>'
+    ]
+    for check in report["checks"]:
+        mark, (variable, fallback) = _MARKS.get(check["status"], _MARKS["skipped"])
+        body = html.escape(check["title"])
+        label = check_label(check)
+        if label:
+            body += f' <code style="opacity:0.75">{html.escape(label)}</code>'
+        if check["detail"]:
+            body += f"<br>{_lines_html(check['detail'])}"
+        if check["status"] == "fail" and check.get("fix"):
+            body += f"<br><b>Fix:</b> {_lines_html(check['fix'])}"
+        rows.append(
+            '<div style="display:flex;gap:8px;margin-top:4px">'
+            f'<span style="flex:none;width:1em;font-weight:bold;color:var({variable},{fallback})"'
+            f' title="{html.escape(check["status"])}">{mark}</span>'
+            f"<div>{body}</div></div>"
+        )
+    failing = any(c["status"] == "fail" for c in report["checks"])
+    colour = _PHASE_COLOURS["Failed"] if failing else _PHASE_COLOURS["Completed"]
+    return _box(colour, "".join(rows))
+
+
+class DoctorReport:
+    """What ``%ma_doctor`` answers: shown as the list of checks; ``.report`` is the server's
+    JSON report and ``.failing`` its failing checks."""
+
+    def __init__(self, report: dict[str, Any]):
+        self.report = report
+
+    @property
+    def failing(self) -> list[dict[str, Any]]:
+        return [c for c in self.report["checks"] if c["status"] == "fail"]
+
+    def __repr__(self) -> str:
+        return f"<ModelArts checks: {checks_summary(self.report)}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {"text/plain": doctor_text(self.report), "text/html": doctor_html(self.report)}

@@ -53,6 +53,7 @@ function renderJob(model, el) {
   const head = element('div', 'display:flex;align-items:center;gap:8px', root);
   const name = element('b', '', head);
   const id = element('code', `font-family:${CODE_FONT}`, head);
+  const workspace = element('span', 'opacity:0.75', head);
   const badge = element(
     'span',
     'color:#fff;border-radius:8px;padding:1px 8px;font-size:90%',
@@ -88,6 +89,9 @@ function renderJob(model, el) {
     root.style.borderLeftColor = colour;
     name.textContent = job.name;
     id.textContent = job.id;
+    // Only another workspace than the default one is worth the space.
+    workspace.hidden = job.workspace_id === '0';
+    workspace.textContent = `workspace ${job.workspace_id}`;
     badge.textContent = job.phase;
     badge.style.background = colour;
     stop.hidden = FINAL.includes(job.phase);

@@ -16,7 +16,7 @@ import anywidget
 from traitlets import Bool, Dict, Int, List, Unicode
 
 from .client import Client, ModelArtsError
-from .views import FINAL_PHASES, TAIL_BYTES, last_lines
+from .views import FINAL_PHASES, TAIL_BYTES, job_workspace, last_lines
 
 _ESM = pathlib.Path(__file__).with_name("widget.js")
 #: Seconds between two reads of a followed job.
@@ -27,7 +27,7 @@ def _state(job: dict[str, Any]) -> dict[str, Any]:
     """What a view draws of a job."""
     keys = ("id", "name", "phase", "message", "started_at", "ended_at")
     tasks = [{"name": t["name"], "phase": t["phase"]} for t in job.get("tasks") or []]
-    return {**{k: job.get(k) for k in keys}, "tasks": tasks}
+    return {**{k: job.get(k) for k in keys}, "tasks": tasks, "workspace_id": job_workspace(job)}
 
 
 class Follower:
