@@ -20,6 +20,8 @@ export namespace CommandIDs {
   export const openJobs = 'jupyter-modelarts:open-jobs';
   /** Open the submit dialog with a script; args `{path}`, or the file browser's selection. */
   export const submitScript = 'jupyter-modelarts:submit-script';
+  /** Run the checks again and show them in the panel. */
+  export const runChecks = 'jupyter-modelarts:run-checks';
   /** Fetch fresh state now. */
   export const refresh = 'jupyter-modelarts:refresh';
 }

@@ -51,7 +51,7 @@ export function registerCommands(
   const context = sidebar.context;
   const category = trans.__('ModelArts');
   const failed = (error: unknown) =>
-    Notification.error(ModelArtsService.errorMessage(error), {
+    Notification.error(ModelArtsService.errorMessage(error, trans), {
       autoClose: 8000
     });
 
@@ -275,6 +275,21 @@ export function registerCommands(
     }
   });
 
+  commands.addCommand(CommandIDs.runChecks, {
+    describedBy: { args: { type: 'object', properties: {} } },
+    label: trans.__('Run ModelArts Checks'),
+    caption: trans.__(
+      'Check the credentials, agency, OBS, IAM actions and workspace again'
+    ),
+    icon: args => (args.isPalette ? undefined : refreshIcon),
+    isEnabled: () => !model.doctorRunning,
+    execute: async () => {
+      app.shell.activateById(sidebar.id);
+      sidebar.checks.reveal();
+      await model.runDoctor();
+    }
+  });
+
   commands.addCommand(CommandIDs.refresh, {
     describedBy: { args: { type: 'object', properties: {} } },
     label: trans.__('Refresh ModelArts State'),
@@ -282,12 +297,13 @@ export function registerCommands(
     execute: () => model.refresh()
   });
 
-  // Enablement follows the jobs (stop, delete) and the lease (renew).
+  // Enablement follows the jobs (stop, delete), the lease (renew) and the checks' run.
   model.changed.connect(() => {
     for (const id of [
       CommandIDs.renew,
       CommandIDs.stopJob,
-      CommandIDs.deleteJob
+      CommandIDs.deleteJob,
+      CommandIDs.runChecks
     ]) {
       commands.notifyCommandChanged(id);
     }
@@ -321,6 +337,7 @@ export function registerCommands(
       CommandIDs.saveImage,
       CommandIDs.submitScript,
       CommandIDs.stopJob,
+      CommandIDs.runChecks,
       CommandIDs.refresh
     ]) {
       palette.addItem({ command, category });

@@ -61,6 +61,7 @@ const plugin: JupyterFrontEndPlugin<IModelArtsModel> = {
     });
     const model = new ModelArtsModel({
       service,
+      trans,
       events: app.serviceManager.events
     });
     const settings = { saveBeforeStop: true };
@@ -129,7 +130,11 @@ const plugin: JupyterFrontEndPlugin<IModelArtsModel> = {
       saveBeforeStop: () => settings.saveBeforeStop,
       documents,
       renew: hours => app.commands.execute(CommandIDs.renew, { hours }),
-      openJob
+      openJob,
+      showChecks: () => {
+        app.shell.activateById(sidebar.id);
+        sidebar.checks.reveal();
+      }
     });
 
     registerCommands(app, {

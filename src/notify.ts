@@ -2,7 +2,7 @@ import { Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import { formatRemaining } from './api/countdown';
-import { IModelArtsModel } from './api/interfaces';
+import { IModelArtsModel, ModelPart } from './api/interfaces';
 import { IImage, IJobSummary, IMount } from './api/tokens';
 
 /**
@@ -48,7 +48,7 @@ export async function saveDirty(
 /**
  * The notifications of the extension, all fed by the shared model: auto-stop warnings (with
  * a Renew action) and the save of open documents a minute before the stop; jobs that end;
- * image saves that end; mounts that fail.
+ * image saves that end; mounts that fail; failing checks, once per page load.
  */
 export class Notifier {
   /**
@@ -64,6 +64,7 @@ export class Notifier {
     model.jobEnded.connect(this._onJobEnded, this);
     model.imageEnded.connect(this._onImageEnded, this);
     model.mountFailed.connect(this._onMountFailed, this);
+    model.partChanged.connect(this._onPart, this);
   }
 
   private _onTick(): void {
@@ -198,7 +199,32 @@ export class Notifier {
     );
   }
 
+  private _onPart(model: IModelArtsModel, part: ModelPart): void {
+    if (part !== 'doctor' || this._checksAnnounced) {
+      return;
+    }
+    const failing = model.failingChecks;
+    if (failing.length === 0) {
+      return;
+    }
+    this._checksAnnounced = true;
+    const { trans, showChecks } = this._options;
+    Notification.warning(
+      trans._n(
+        'A ModelArts check fails: %2',
+        '%1 ModelArts checks fail: %2',
+        failing.length,
+        failing.map(c => c.title).join(', ')
+      ),
+      {
+        autoClose: 10000,
+        actions: [{ label: trans.__('Show'), callback: showChecks }]
+      }
+    );
+  }
+
   private _options: Notifier.IOptions;
+  private _checksAnnounced = false;
   private _done = new Map<string, string>();
   private _warningId = '';
 }
@@ -223,5 +249,7 @@ export namespace Notifier {
     renew: (hours: number) => Promise<unknown>;
     /** Open the view of a job. */
     openJob: (id: string) => void;
+    /** Show the checks in the panel. */
+    showChecks: () => void;
   }
 }

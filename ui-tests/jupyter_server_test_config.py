@@ -3,7 +3,8 @@
 Every piece of state (notebooks, local backend records, data, object store) lives under a
 temporary folder created for this run. The data root sits inside the server root so that
 mounts show in the file browser; the object store holds one bucket with a folder to mount;
-an image saves a tiny folder so that it is quick; auto-stop is on with a long lease.
+an image saves a tiny folder so that it is quick (and the free disk checked for one is
+small); auto-stop is on with a long lease.
 """
 
 import atexit
@@ -44,3 +45,5 @@ c.LocalBackend.object_store_root = str(_tmp / "objects")  # noqa: F821
 c.LocalBackend.image_paths = [str(_tmp / "image")]  # noqa: F821
 c.LocalBackend.auto_stop_enabled = True  # noqa: F821
 c.LocalBackend.auto_stop_duration = 2 * 3600.0  # noqa: F821
+# The images saved here are tiny: local:disk passes on any machine the tests run on.
+c.LocalBackend.image_size_limit = 2**30  # noqa: F821

@@ -4,18 +4,26 @@ import { Stream } from '@lumino/signaling';
 import { EventSchemas, jobComparator, ModelArtsModel } from '../api/model';
 import { ModelArtsService } from '../api/service';
 import {
+  ICheck,
+  IDoctorReport,
   IImage,
   IJobSummary,
   ILease,
   IMount,
   ITask,
+  IWorkspace,
   JobSortKey
 } from '../api/tokens';
 
 const BASE_URL = 'http://localhost:8888/';
 const API = `${BASE_URL}jupyter-modelarts/`;
 
-function job(id: string, created: number, phase = 'Completed'): IJobSummary {
+function job(
+  id: string,
+  created: number,
+  phase = 'Completed',
+  workspace = '0'
+): IJobSummary {
   return {
     id,
     name: `job-${id}`,
@@ -27,7 +35,8 @@ function job(id: string, created: number, phase = 'Completed'): IJobSummary {
     message: '',
     created_at: created,
     started_at: created,
-    ended_at: phase === 'Running' ? null : created + 1000
+    ended_at: phase === 'Running' ? null : created + 1000,
+    workspace_id: workspace
   };
 }
 
@@ -56,7 +65,7 @@ function mount(id: string, status: IMount['status']): IMount {
   };
 }
 
-function image(id: string, status: IImage['status']): IImage {
+function image(id: string, status: IImage['status'], workspace = '0'): IImage {
   return {
     id,
     name: 'env',
@@ -69,8 +78,40 @@ function image(id: string, status: IImage['status']): IImage {
     bytes_total: 0,
     size_bytes: null,
     location: null,
+    workspace_id: workspace,
     created_at: Date.now(),
     updated_at: Date.now()
+  };
+}
+
+function workspace(id: string): IWorkspace {
+  return { id, name: `ws-${id}`, status: 'NORMAL', description: '' };
+}
+
+function check(id: string, status: ICheck['status']): ICheck {
+  return {
+    id,
+    area: 'local',
+    title: `check ${id}`,
+    status,
+    detail: status === 'pass' ? 'fine' : 'broken',
+    fix: status === 'fail' ? 'mend it' : '',
+    iam_action: null,
+    agency: false
+  };
+}
+
+function report(
+  checks: ICheck[],
+  checkedAt: number | null,
+  running = false
+): IDoctorReport {
+  return {
+    backend: 'local',
+    workspace_id: '0',
+    checked_at: checkedAt,
+    running,
+    checks
   };
 }
 
@@ -85,6 +126,9 @@ class FakeServer {
   mounts: IMount[] = [];
   images: IImage[] = [];
   jobs: IJobSummary[] = [];
+  workspaces: IWorkspace[] = [workspace('0'), workspace('1')];
+  current = '0';
+  report: IDoctorReport = report([check('local:disk', 'pass')], 1);
   /** Answers held back until `release` (to interleave events with a fetch). */
   held: (() => void)[] = [];
   hold = false;
@@ -92,13 +136,21 @@ class FakeServer {
   settings(): ServerConnection.ISettings {
     return ServerConnection.makeSettings({
       baseUrl: BASE_URL,
-      fetch: async (input: RequestInfo | URL) => {
-        const url = new URL(input instanceof Request ? input.url : `${input}`);
+      fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+        const request = input instanceof Request ? input : null;
+        const url = new URL(request ? request.url : `${input}`);
+        const method = request?.method ?? init?.method ?? 'GET';
+        const text = request ? await request.text() : (init?.body as string);
         const path = url.href.slice(API.length).split('?')[0];
         // Without the cache-busting timestamp ServerConnection appends.
-        this.calls.push(url.href.slice(API.length).replace(/[?&]\d+$/, ''));
+        const call = url.href.slice(API.length).replace(/[?&]\d+$/, '');
+        this.calls.push(method === 'GET' ? call : `${method} ${call}`);
         // Snapshot now: the answer reflects the state at the time of the request.
-        const response = this._answer(path, url.searchParams);
+        const response = this._answer(
+          path,
+          url.searchParams,
+          text ? JSON.parse(text) : null
+        );
         if (this.hold) {
           await new Promise<void>(resolve => this.held.push(resolve));
         }
@@ -107,12 +159,17 @@ class FakeServer {
     });
   }
 
-  release(): void {
+  release(newestFirst = false): void {
     this.hold = false;
-    this.held.splice(0).forEach(resolve => resolve());
+    const held = this.held.splice(0);
+    (newestFirst ? held.reverse() : held).forEach(resolve => resolve());
   }
 
-  private _answer(path: string, query: URLSearchParams): Response {
+  private _answer(
+    path: string,
+    query: URLSearchParams,
+    body: Record<string, unknown> | null
+  ): Response {
     const failed = this.status.get(path);
     if (failed) {
       return Response.json(
@@ -128,7 +185,27 @@ class FakeServer {
       case 'mounts':
         return Response.json({ mounts: this.mounts });
       case 'images':
-        return Response.json({ images: this.images });
+        return Response.json({
+          images: this.images.filter(i => i.workspace_id === this.current)
+        });
+      case 'workspaces':
+        return Response.json({
+          workspaces: this.workspaces,
+          current: this.current
+        });
+      case 'workspaces/current': {
+        const found = this.workspaces.find(w => w.id === body?.id);
+        if (!found) {
+          return Response.json(
+            { message: 'no such workspace', reason: 'NotFound', field: 'id' },
+            { status: 404 }
+          );
+        }
+        this.current = found.id;
+        return Response.json(found);
+      }
+      case 'doctor':
+        return Response.json(this.report);
       case 'jobs': {
         const sort = {
           key: (query.get('sort') ?? 'created') as JobSortKey,
@@ -136,6 +213,7 @@ class FakeServer {
         };
         const phase = query.get('phase');
         const all = this.jobs
+          .filter(j => j.workspace_id === this.current)
           .filter(j => !phase || j.phase === phase)
           .sort(jobComparator(sort));
         const offset = Number(query.get('offset') ?? 0);
@@ -230,7 +308,7 @@ describe('ModelArtsModel', () => {
     expect(model.jobs.map(j => j.id)).toEqual(['b', 'a']);
     expect(model.countdown.remaining()).toBe(3600 * 1000);
     const loaded = server.calls.length;
-    expect(loaded).toBe(5);
+    expect(loaded).toBe(6);
 
     const changed: string[] = [];
     model.jobChanged.connect((_, j) => changed.push(`${j.id}:${j.phase}`));
@@ -314,7 +392,9 @@ describe('ModelArtsModel', () => {
     expect(server.calls.length).toBe(loaded);
     events.push(EventSchemas.heartbeat, { at: Date.now() });
     await settle();
-    expect(server.calls.length).toBe(loaded + 4);
+    // A workspace event may have been missed too.
+    expect(server.calls.length).toBe(loaded + 5);
+    expect(server.calls).toContain('workspaces');
   });
 
   it('should poll from the start without an event bus', async () => {
@@ -331,7 +411,7 @@ describe('ModelArtsModel', () => {
     const loaded = server.calls.length;
     document.dispatchEvent(new window.Event('visibilitychange'));
     await settle();
-    // The instance does not change: it is not asked again.
+    // The instance does not change, the workspace changes by events: not asked again.
     expect(server.calls.length).toBe(loaded + 4);
   });
 
@@ -496,5 +576,145 @@ describe('ModelArtsModel', () => {
     const whole = await model.getJob('a');
     expect(whole.tasks.length).toBe(1);
     expect(model.jobTasks('a')?.[0].name).toBe('worker-0');
+  });
+
+  it('should fetch the report of the checks when asked, then apply pushed ones', async () => {
+    await start();
+    // Not fetched until the panel first opens.
+    expect(server.calls).not.toContain('doctor');
+    expect(model.doctor).toBeNull();
+    await model.loadDoctor();
+    expect(model.doctor?.checks.map(c => c.id)).toEqual(['local:disk']);
+    expect(model.failingChecks).toEqual([]);
+
+    const parts: string[] = [];
+    model.partChanged.connect((_, part) => parts.push(part));
+    // Another tab (or %ma_doctor) runs them: started, then ended with a failure.
+    events.push(EventSchemas.doctor, {
+      report: report([check('local:disk', 'pass')], 1, true)
+    });
+    expect(model.doctorRunning).toBe(true);
+    events.push(EventSchemas.doctor, {
+      report: report(
+        [check('local:disk', 'fail'), check('local:objects', 'skipped')],
+        5000
+      )
+    });
+    expect(model.doctorRunning).toBe(false);
+    expect(model.failingChecks.map(c => c.id)).toEqual(['local:disk']);
+    expect(parts).toEqual(['doctor', 'doctor']);
+
+    // A refresh asks again; an answer older than what was pushed is not applied.
+    server.report = report([check('local:disk', 'pass')], 10);
+    await model.refresh();
+    await settle();
+    expect(model.failingChecks.map(c => c.id)).toEqual(['local:disk']);
+    server.report = report([check('local:disk', 'pass')], 9000);
+    await model.refresh();
+    await settle();
+    expect(model.failingChecks).toEqual([]);
+  });
+
+  it('should show the checks running while asked to run them again', async () => {
+    await start();
+    await model.loadDoctor();
+    server.report = report([check('local:disk', 'fail')], 2000);
+    server.hold = true;
+    const run = model.runDoctor();
+    await settle();
+    expect(model.doctorRunning).toBe(true);
+    expect(server.calls[server.calls.length - 1]).toBe('POST doctor');
+    server.release();
+    await run;
+    expect(model.doctorRunning).toBe(false);
+    expect(model.failingChecks.map(c => c.fix)).toEqual(['mend it']);
+  });
+
+  it('should degrade only the checks when /doctor fails', async () => {
+    server.status.set('doctor', 500);
+    server.jobs = [job('a', 1)];
+    await start();
+    await model.loadDoctor();
+    expect(model.error('doctor')).toBe('doctor refused');
+    expect(model.doctor).toBeNull();
+    expect(model.failingChecks).toEqual([]);
+    expect(model.error('jobs')).toBeNull();
+    expect(model.jobs.length).toBe(1);
+  });
+
+  it('should reload the jobs and images when the current workspace changes', async () => {
+    server.jobs = [job('a', 1), job('b', 2, 'Completed', '1')];
+    server.images = [image('i0', 'ACTIVE'), image('i1', 'ACTIVE', '1')];
+    await start();
+    expect(model.workspace?.id).toBe('0');
+    expect(model.workspaces.map(w => w.id)).toEqual(['0', '1']);
+    expect(model.jobs.map(j => j.id)).toEqual(['a']);
+    expect(model.images.map(i => i.id)).toEqual(['i0']);
+
+    // Another tab picks workspace 1: the event says so, and both lists follow.
+    server.current = '1';
+    events.push(EventSchemas.workspace, { workspace: workspace('1') });
+    expect(model.workspace?.id).toBe('1');
+    await settle();
+    expect(model.jobs.map(j => j.id)).toEqual(['b']);
+    expect(model.images.map(i => i.id)).toEqual(['i1']);
+
+    // This tab picks it back: PUT, then the lists again (the echoing event changes nothing).
+    const before = server.calls.length;
+    await model.setCurrentWorkspace('0');
+    expect(server.calls[before]).toBe('PUT workspaces/current');
+    events.push(EventSchemas.workspace, { workspace: workspace('0') });
+    await settle();
+    expect(model.workspace?.id).toBe('0');
+    expect(model.jobs.map(j => j.id)).toEqual(['a']);
+    expect(model.images.map(i => i.id)).toEqual(['i0']);
+    expect(server.calls.slice(before).filter(c => c === 'images')).toHaveLength(
+      1
+    );
+
+    // A workspace that does not exist: refused, nothing changes.
+    const error = await model.setCurrentWorkspace('9').catch(e => e);
+    expect(ModelArtsService.errorField(error)).toBe('id');
+    expect(model.workspace?.id).toBe('0');
+  });
+
+  it('should not apply the lists of the workspace left while they were on their way', async () => {
+    server.jobs = [job('a', 1), job('b', 2, 'Completed', '1')];
+    server.images = [image('i0', 'ACTIVE'), image('i1', 'ACTIVE', '1')];
+    await start();
+    server.hold = true;
+    const refreshed = model.refresh();
+    await settle();
+    server.current = '1';
+    events.push(EventSchemas.workspace, { workspace: workspace('1') });
+    await settle();
+    // The answers for workspace 1 arrive first, the older ones for 0 after them.
+    server.release(true);
+    await refreshed;
+    await settle();
+    expect(model.jobs.map(j => j.id)).toEqual(['b']);
+    expect(model.images.map(i => i.id)).toEqual(['i1']);
+  });
+
+  it('should not list the jobs and images of another workspace pushed by events', async () => {
+    server.jobs = [job('a', 1)];
+    await start();
+    events.push(EventSchemas.job, {
+      action: 'changed',
+      job: job('other', 5, 'Running', '1'),
+      tasks: []
+    });
+    expect(model.jobs.map(j => j.id)).toEqual(['a']);
+    expect(model.jobsTotal).toBe(1);
+    // Still known, for a job view opened on it.
+    expect(model.jobSummary('other')?.workspace_id).toBe('1');
+    events.push(EventSchemas.job, {
+      action: 'changed',
+      job: job('mine', 6, 'Running', '0'),
+      tasks: []
+    });
+    expect(model.jobs.map(j => j.id)).toEqual(['mine', 'a']);
+    events.push(EventSchemas.image, { image: image('i9', 'CREATING', '1') });
+    expect(model.images).toEqual([]);
   });
 });

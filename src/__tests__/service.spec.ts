@@ -1,7 +1,13 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import { ModelArtsService } from '../api/service';
-import { IEngine, IInstance, IMount } from '../api/tokens';
+import {
+  IDoctorReport,
+  IEngine,
+  IInstance,
+  IMount,
+  IWorkspace
+} from '../api/tokens';
 
 const BASE_URL = 'http://localhost:8888/base/';
 
@@ -29,6 +35,21 @@ const INSTANCE: IInstance = {
     stop_at: null,
     remaining_s: null
   }
+};
+
+const WORKSPACE: IWorkspace = {
+  id: '0',
+  name: 'default',
+  status: 'NORMAL',
+  description: ''
+};
+
+const REPORT: IDoctorReport = {
+  backend: 'local',
+  workspace_id: '0',
+  checked_at: 1,
+  running: false,
+  checks: []
 };
 
 /**
@@ -322,6 +343,39 @@ describe('ModelArtsService', () => {
       path: 'jobs/j1/metrics',
       answer: { job_id: 'j1', series: [] },
       result: { job_id: 'j1', series: [] }
+    },
+    {
+      name: 'listWorkspaces',
+      call: s => s.listWorkspaces(),
+      method: 'GET',
+      path: 'workspaces',
+      answer: { workspaces: [WORKSPACE], current: '0' },
+      result: { workspaces: [WORKSPACE], current: '0' }
+    },
+    {
+      name: 'setCurrentWorkspace',
+      call: s => s.setCurrentWorkspace('ws-1'),
+      method: 'PUT',
+      path: 'workspaces/current',
+      body: { id: 'ws-1' },
+      answer: WORKSPACE,
+      result: WORKSPACE
+    },
+    {
+      name: 'getDoctor',
+      call: s => s.getDoctor(),
+      method: 'GET',
+      path: 'doctor',
+      answer: REPORT,
+      result: REPORT
+    },
+    {
+      name: 'runDoctor',
+      call: s => s.runDoctor(),
+      method: 'POST',
+      path: 'doctor',
+      answer: REPORT,
+      result: REPORT
     }
   ];
 
@@ -382,5 +436,58 @@ describe('ModelArtsService', () => {
     const error = await service.renewLease(3600).catch(e => e);
     expect(error.response.status).toBe(409);
     expect(ModelArtsService.errorField(error)).toBeNull();
+  });
+
+  describe('a 403', () => {
+    const refuse = (body: Record<string, unknown>) =>
+      makeService(() =>
+        jsonResponse(
+          { reason: 'PermissionDenied', code: 'ModelArts.0201', ...body },
+          403
+        )
+      ).service;
+
+    it('should name the IAM action the call needs', async () => {
+      const error = await refuse({
+        message: 'Forbidden (ModelArts.0201)',
+        iam_action: 'modelarts:trainJob:create',
+        agency: false
+      })
+        .submitJob({ name: 'j', command: 'true' })
+        .catch(e => e);
+      expect(error.iamAction).toBe('modelarts:trainJob:create');
+      expect(error.agency).toBe(false);
+      const text = ModelArtsService.errorMessage(error);
+      expect(text).toContain('modelarts:trainJob:create');
+      expect(text).not.toContain('agency');
+    });
+
+    it("should say when the right is the agency's, with the console's fix", async () => {
+      const error = await refuse({
+        message: 'Forbidden (ModelArts.0201)',
+        iam_action: 'obs:object:PutObject',
+        agency: true
+      })
+        .saveImage({ name: 'env', tag: 'v1' })
+        .catch(e => e);
+      const text = ModelArtsService.errorMessage(error);
+      expect(text).toContain('obs:object:PutObject');
+      expect(text).toContain("the ModelArts agency's, not yours");
+      expect(text).toContain('全局配置');
+      expect(text).toContain('添加授权');
+    });
+
+    it('should not repeat what the server says already', async () => {
+      const message =
+        'The ModelArts agency lacks obs:object:PutObject: add it in ModelArts → 全局配置 → 添加授权';
+      const error = await refuse({
+        message,
+        iam_action: 'obs:object:PutObject',
+        agency: true
+      })
+        .saveImage({ name: 'env', tag: 'v1' })
+        .catch(e => e);
+      expect(ModelArtsService.errorMessage(error)).toBe(message);
+    });
   });
 });

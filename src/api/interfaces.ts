@@ -4,6 +4,8 @@ import { ISignal } from '@lumino/signaling';
 import type { Countdown } from './countdown';
 import type { ModelArtsService } from './service';
 import type {
+  ICheck,
+  IDoctorReport,
   IImage,
   IInstance,
   IJob,
@@ -12,6 +14,7 @@ import type {
   IMount,
   IMountRequest,
   ITask,
+  IWorkspace,
   JobPhase
 } from './tokens';
 
@@ -19,7 +22,8 @@ import type {
  * The parts of the model that can fail on their own: one failing endpoint degrades only its
  * own section.
  */
-export type ModelPart = 'instance' | 'lease' | 'mounts' | 'images' | 'jobs';
+export type ModelPart =
+  'instance' | 'lease' | 'mounts' | 'images' | 'jobs' | 'workspaces' | 'doctor';
 
 /**
  * A task's log grew (pushed while the task runs).
@@ -119,6 +123,33 @@ export interface IModelArtsModel {
   readonly images: readonly IImage[];
 
   /**
+   * The workspaces this user may use (the `workspaces` part).
+   */
+  readonly workspaces: readonly IWorkspace[];
+
+  /**
+   * The current workspace, once known: jobs and images are listed, submitted and saved there;
+   * when it changes, both lists reload.
+   */
+  readonly workspace: IWorkspace | null;
+
+  /**
+   * The last report of the checks, once asked for (`loadDoctor`) or pushed (the `doctor`
+   * part).
+   */
+  readonly doctor: IDoctorReport | null;
+
+  /**
+   * Whether the checks are running (pushed by the server, or asked by `runDoctor`).
+   */
+  readonly doctorRunning: boolean;
+
+  /**
+   * The checks of the last report that fail.
+   */
+  readonly failingChecks: readonly ICheck[];
+
+  /**
    * The loaded jobs, in the order of `jobsSort` (pages loaded by `loadMoreJobs`).
    */
   readonly jobs: readonly IJobSummary[];
@@ -169,6 +200,25 @@ export interface IModelArtsModel {
   refresh(): Promise<void>;
 
   /**
+   * Fetch the report of the checks (the server keeps the last one; before its first run has
+   * ended, the answer waits for it). From then on every refresh asks again.
+   */
+  loadDoctor(): Promise<void>;
+
+  /**
+   * Run the checks again now; the report (or the error) shows in the `doctor` part.
+   */
+  runDoctor(): Promise<void>;
+
+  /**
+   * Make another workspace the current one (server state, shared by every tab); the jobs and
+   * images lists then reload.
+   *
+   * @throws The server's error (404 naming `id` for an unknown workspace)
+   */
+  setCurrentWorkspace(id: string): Promise<IWorkspace>;
+
+  /**
    * Renew the lease, counting from now.
    */
   renew(hours: number): Promise<ILease>;
@@ -217,5 +267,5 @@ export namespace IModelArtsModel {
  */
 export const IModelArtsModel = new Token<IModelArtsModel>(
   'jupyter-modelarts:IModelArtsModel',
-  'The state of ModelArts (lease, mounts, images, jobs) kept live from the server.'
+  'The state of ModelArts (lease, mounts, images, jobs, workspace, checks) kept live from the server.'
 );

@@ -1,4 +1,5 @@
 import type { Event } from '@jupyterlab/services';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { IPoll, Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
@@ -7,6 +8,8 @@ import { ILogGrowth, IModelArtsModel, ModelPart } from './interfaces';
 import { ModelArtsService } from './service';
 import {
   FINAL_PHASES,
+  ICheck,
+  IDoctorReport,
   IImage,
   IInstance,
   IJob,
@@ -15,6 +18,7 @@ import {
   IMount,
   IMountRequest,
   ITask,
+  IWorkspace,
   JobPhase
 } from './tokens';
 
@@ -35,6 +39,10 @@ export namespace EventSchemas {
   export const log = `${base}log/v1`;
   /** `{at}`, every 30 s. */
   export const heartbeat = `${base}heartbeat/v1`;
+  /** `{report}`: a run of the checks started (`running`) or ended. */
+  export const doctor = `${base}doctor/v1`;
+  /** `{workspace}`: the current workspace changed. */
+  export const workspace = `${base}workspace/v1`;
 }
 
 /**
@@ -81,7 +89,8 @@ export function toSummary(job: IJob | IJobSummary): IJobSummary {
     message: (job.message ?? '').slice(0, 200),
     created_at: job.created_at,
     started_at: job.started_at,
-    ended_at: job.ended_at
+    ended_at: job.ended_at,
+    workspace_id: job.spec.workspace_id
   };
 }
 
@@ -145,6 +154,7 @@ export class ModelArtsModel implements IModelArtsModel {
    */
   constructor(options: ModelArtsModel.IOptions) {
     this.service = options.service;
+    this._trans = options.trans;
     this._events = options.events ?? null;
     this._interval = (options.pollInterval ?? 10) * 1000;
     this._staleAfter = options.staleAfter ?? 75000;
@@ -228,6 +238,21 @@ export class ModelArtsModel implements IModelArtsModel {
   get images(): readonly IImage[] {
     return this._images;
   }
+  get workspaces(): readonly IWorkspace[] {
+    return this._workspaces;
+  }
+  get workspace(): IWorkspace | null {
+    return this._workspaces.find(w => w.id === this._workspaceId) ?? null;
+  }
+  get doctor(): IDoctorReport | null {
+    return this._doctor;
+  }
+  get doctorRunning(): boolean {
+    return this._doctorPosts > 0 || !!this._doctor?.running;
+  }
+  get failingChecks(): readonly ICheck[] {
+    return this._doctor?.checks.filter(c => c.status === 'fail') ?? [];
+  }
   get jobs(): readonly IJobSummary[] {
     if (!this._jobsList) {
       this._jobsList = this._jobIds.map(id => this._summaries.get(id)!);
@@ -303,6 +328,38 @@ export class ModelArtsModel implements IModelArtsModel {
       });
     }
     return this._refreshing;
+  }
+
+  loadDoctor(): Promise<void> {
+    this._doctorWanted = true;
+    return this._load(
+      'doctor',
+      () => this.service.getDoctor(),
+      report => this._applyDoctor(report)
+    );
+  }
+
+  async runDoctor(): Promise<void> {
+    this._doctorWanted = true;
+    this._doctorPosts++;
+    this._emit('doctor');
+    try {
+      await this._load(
+        'doctor',
+        () => this.service.runDoctor(),
+        report => this._applyDoctor(report)
+      );
+    } finally {
+      this._doctorPosts--;
+      this._emit('doctor');
+    }
+  }
+
+  async setCurrentWorkspace(id: string): Promise<IWorkspace> {
+    const workspace = await this.service.setCurrentWorkspace(id);
+    this._applyWorkspace(workspace);
+    this._emit('workspaces');
+    return workspace;
   }
 
   async renew(hours: number): Promise<ILease> {
@@ -426,6 +483,16 @@ export class ModelArtsModel implements IModelArtsModel {
         this._buffer('jobs', apply);
         break;
       }
+      case EventSchemas.doctor:
+        part = 'doctor';
+        this._applyDoctor(data.report);
+        this._buffer('doctor', () => this._applyDoctor(data.report));
+        break;
+      case EventSchemas.workspace:
+        part = 'workspaces';
+        this._applyWorkspace(data.workspace);
+        this._buffer('workspaces', () => this._applyWorkspace(data.workspace));
+        break;
       case EventSchemas.log:
         this._logGrew.emit({
           job_id: data.job_id,
@@ -441,11 +508,13 @@ export class ModelArtsModel implements IModelArtsModel {
     if (!this._live) {
       // The stream is back: stop polling and catch up with what was missed.
       this._live = true;
+      this._missed = true;
       void this._poll.stop();
       void this.refresh();
       this._changed.emit();
     } else if (silent > this._gapAfter) {
       // A heartbeat went missing: the socket reconnected, and nothing is replayed.
+      this._missed = true;
       void this.refresh();
     }
     if (part) {
@@ -454,7 +523,27 @@ export class ModelArtsModel implements IModelArtsModel {
   }
 
   private async _refreshAll(): Promise<void> {
+    // The workspaces change only by a pushed event: asked again when one may have been missed.
+    const workspaces =
+      this._workspaceId === null ||
+      this._missed ||
+      this._errors.has('workspaces');
+    this._missed = false;
+    if (this._doctorWanted) {
+      // Not awaited: the first run of the checks may take long.
+      void this.loadDoctor();
+    }
     await Promise.all([
+      workspaces
+        ? this._load(
+            'workspaces',
+            () => this.service.listWorkspaces(),
+            list => {
+              this._workspaces = list.workspaces;
+              this._setCurrent(list.current);
+            }
+          )
+        : Promise.resolve(),
       this._instance && !this._errors.has('instance')
         ? Promise.resolve()
         : this._load(
@@ -474,11 +563,7 @@ export class ModelArtsModel implements IModelArtsModel {
         () => this.service.listMounts(),
         mounts => this._setMounts(mounts)
       ),
-      this._load(
-        'images',
-        () => this.service.listImages(),
-        images => this._setImages(images)
-      ),
+      this._loadImages(),
       this._loadJobs(true)
     ]);
     if (!this._ready) {
@@ -526,7 +611,7 @@ export class ModelArtsModel implements IModelArtsModel {
       replay.forEach(f => f());
       this._errors.delete(part);
     } catch (error) {
-      this._errors.set(part, ModelArtsService.errorMessage(error));
+      this._errors.set(part, ModelArtsService.errorMessage(error, this._trans));
     } finally {
       buffers.delete(replay);
     }
@@ -546,6 +631,7 @@ export class ModelArtsModel implements IModelArtsModel {
       : this._pageSize;
     const sort = this._sort;
     const phase = this._phase;
+    const generation = this._workspaceGeneration;
     return this._load(
       'jobs',
       () =>
@@ -557,8 +643,12 @@ export class ModelArtsModel implements IModelArtsModel {
           phase
         }),
       page => {
-        if (sort !== this._sort || phase !== this._phase) {
-          return; // The order or the filter changed meanwhile.
+        if (
+          sort !== this._sort ||
+          phase !== this._phase ||
+          generation !== this._workspaceGeneration
+        ) {
+          return; // The order, the filter or the workspace changed meanwhile.
         }
         const ids = reset ? [] : [...this._jobIds];
         const seen = new Set(ids);
@@ -573,6 +663,63 @@ export class ModelArtsModel implements IModelArtsModel {
         this._jobIds = ids;
         this._jobsTotal = Math.max(page.total, ids.length);
       }
+    );
+  }
+
+  private _loadImages(): Promise<void> {
+    const generation = this._workspaceGeneration;
+    return this._load(
+      'images',
+      () => this.service.listImages(),
+      images => {
+        if (generation === this._workspaceGeneration) {
+          this._setImages(images);
+        }
+      }
+    );
+  }
+
+  private _applyDoctor(report: IDoctorReport): void {
+    const known = this._doctor?.checked_at ?? null;
+    if (
+      known !== null &&
+      report.checked_at !== null &&
+      report.checked_at < known
+    ) {
+      return; // An answer older than a pushed report.
+    }
+    this._doctor = report;
+  }
+
+  private _applyWorkspace(workspace: IWorkspace): void {
+    const others = this._workspaces.filter(w => w.id !== workspace.id);
+    this._workspaces =
+      others.length === this._workspaces.length
+        ? [...others, workspace]
+        : this._workspaces.map(w => (w.id === workspace.id ? workspace : w));
+    this._setCurrent(workspace.id);
+  }
+
+  /**
+   * Take the server's current workspace: when it changed, the jobs and images lists (which the
+   * server answers for the current one) reload.
+   */
+  private _setCurrent(id: string): void {
+    const before = this._workspaceId;
+    this._workspaceId = id;
+    if (before !== null && before !== id) {
+      this._workspaceGeneration++;
+      void this._loadJobs(true);
+      void this._loadImages();
+    }
+  }
+
+  /**
+   * Whether a job or image belongs in the lists (any, before the workspace is known).
+   */
+  private _inWorkspace(item: { workspace_id: string }): boolean {
+    return (
+      this._workspaceId === null || item.workspace_id === this._workspaceId
     );
   }
 
@@ -620,9 +767,10 @@ export class ModelArtsModel implements IModelArtsModel {
 
   private _applyImage(image: IImage): void {
     this._noteImage(image);
-    this._images = [image, ...this._images.filter(i => i.id !== image.id)].sort(
-      (a, b) => b.created_at - a.created_at
-    );
+    const others = this._images.filter(i => i.id !== image.id);
+    this._images = this._inWorkspace(image)
+      ? [image, ...others].sort((a, b) => b.created_at - a.created_at)
+      : others;
   }
 
   private _setImages(images: IImage[]): void {
@@ -680,7 +828,8 @@ export class ModelArtsModel implements IModelArtsModel {
       this._tasks.set(job.id, tasks);
     }
     const listed = this._jobIds.includes(job.id);
-    const matches = !this._phase || job.phase === this._phase;
+    const matches =
+      (!this._phase || job.phase === this._phase) && this._inWorkspace(job);
     if (listed && !matches) {
       this._jobIds = this._jobIds.filter(id => id !== job.id);
       this._jobsTotal = Math.max(0, this._jobsTotal - 1);
@@ -745,6 +894,7 @@ export class ModelArtsModel implements IModelArtsModel {
   private _jobEnded = new Signal<this, IJobSummary>(this);
   private _imageEnded = new Signal<this, IImage>(this);
   private _mountFailed = new Signal<this, IMount>(this);
+  private _trans: TranslationBundle | undefined;
   private _events: Event.IManager | null;
   private _instance: IInstance | null = null;
   private _lease: ILease | null = null;
@@ -754,6 +904,13 @@ export class ModelArtsModel implements IModelArtsModel {
   private _tasks = new Map<string, ITask[]>();
   private _jobIds: string[] = [];
   private _jobsList: IJobSummary[] | null = null;
+  private _workspaces: IWorkspace[] = [];
+  private _workspaceId: string | null = null;
+  private _workspaceGeneration = 0;
+  private _missed = false;
+  private _doctor: IDoctorReport | null = null;
+  private _doctorWanted = false;
+  private _doctorPosts = 0;
   private _jobsTotal = 0;
   private _sort: IModelArtsModel.IJobsSort = { key: 'created', order: 'desc' };
   private _phase: JobPhase | '' = '';
@@ -787,6 +944,8 @@ export namespace ModelArtsModel {
   export interface IOptions {
     /** The REST client. */
     service: ModelArtsService;
+    /** The translation bundle of the error messages. */
+    trans?: TranslationBundle;
     /** The server's event bus (`app.serviceManager.events`); without it the model polls. */
     events?: Event.IManager | null;
     /** Seconds between polls while the event stream is down (10 by default). */

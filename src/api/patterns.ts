@@ -81,5 +81,8 @@ export const LIMITS = {
       '^obs://(?![^/]*\\.\\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(?:(?!\\.\\.?/)[^/\\x00-\\x1f\\\\]+/)+/*$'
     ),
     maxLength: 256
+  },
+  WorkspaceId: {
+    pattern: new RegExp('^[A-Za-z0-9_-]{1,64}$')
   }
 } as const;

@@ -14,8 +14,8 @@ export const API_NAMESPACE = 'jupyter-modelarts';
  * @param init Initial values for the request
  * @returns The response body, parsed as JSON when it is not empty
  * @throws ServerConnection.NetworkError when the server cannot be reached
- * @throws ModelArtsError (a ServerConnection.ResponseError) carrying the server's `message`
- *   and `field` when the status is not 2xx
+ * @throws ModelArtsError (a ServerConnection.ResponseError) carrying the server's `message`,
+ *   `field`, and on a 403 `iam_action` and `agency`, when the status is not 2xx
  */
 export async function requestAPI<T>(
   endPoint: string,
@@ -80,6 +80,9 @@ export class ModelArtsError extends ServerConnection.ResponseError {
     super(response, message);
     this.field = typeof data.field === 'string' ? data.field : null;
     this.reason = typeof data.reason === 'string' ? data.reason : null;
+    this.iamAction =
+      typeof data.iam_action === 'string' ? data.iam_action : null;
+    this.agency = data.agency === true;
   }
 
   /**
@@ -91,4 +94,14 @@ export class ModelArtsError extends ServerConnection.ResponseError {
    * The error class, for example `InvalidRequest` or `Conflict`.
    */
   readonly reason: string | null;
+
+  /**
+   * On a 403, the IAM action the refused call needs.
+   */
+  readonly iamAction: string | null;
+
+  /**
+   * On a 403, whether the right missing is the ModelArts agency's rather than the user's.
+   */
+  readonly agency: boolean;
 }

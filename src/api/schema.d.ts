@@ -364,6 +364,76 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/workspaces': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The workspaces this user may use, and the current one.
+     * @description ModelArts workspaces (工作空间) the credentials can access (`filter_accessible`), the
+     *     default one `0` first; the local backend's are `c.LocalBackend.workspaces`. Jobs are
+     *     submitted, images saved and both listed in the current workspace unless a request
+     *     names another.
+     */
+    get: operations['listWorkspaces'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/workspaces/current': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The current workspace. */
+    get: operations['getCurrentWorkspace'];
+    /**
+     * Make another workspace the current one (kept across restarts).
+     * @description **400** when `id` is not a workspace id; **404** (`field: id`) when no workspace this
+     *     user may use has it.
+     */
+    put: operations['setCurrentWorkspace'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/doctor': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Whether credentials, agency, OBS, IAM actions and workspace allow the work.
+     * @description The last report of the checks, run at server start and kept. Before the first run has
+     *     ended, waits for it. Each check says `pass`, `fail` or `skipped`, why, and the fix.
+     */
+    get: operations['getDoctor'];
+    put?: never;
+    /**
+     * Run the checks again now and answer the new report.
+     * @description A run already going is joined, not repeated.
+     */
+    post: operations['runDoctor'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/openapi.json': {
     parameters: {
       query?: never;
@@ -547,6 +617,8 @@ export interface components {
       namespace?: string | null;
       /** @default  */
       description?: string;
+      /** @description The workspace to save it in; absent or null for the current one. */
+      workspace_id?: null | components['schemas']['WorkspaceId'];
     };
     /** @description An image saved from the instance, and the progress of writing it. */
     ImageSnapshot: {
@@ -564,6 +636,7 @@ export interface components {
       size_bytes: number | null;
       /** @description Where the image lives (an OCI archive path locally, an SWR path on ModelArts). */
       location: string | null;
+      workspace_id: components['schemas']['WorkspaceId'];
       created_at: components['schemas']['EpochMs'];
       updated_at: components['schemas']['EpochMs'];
     };
@@ -630,6 +703,8 @@ export interface components {
       image?: string | null;
       /** @default  */
       description?: string | null;
+      /** @description The workspace to run in; absent or null for the current one. */
+      workspace_id?: null | components['schemas']['WorkspaceId'];
     } & (
       | {
           code: string;
@@ -674,6 +749,7 @@ export interface components {
       engine: string | null;
       image: string | null;
       description: string;
+      workspace_id: components['schemas']['WorkspaceId'];
     };
     /**
      * @description Where a job's input or output lives: an OBS folder as submitted here; for a job started
@@ -729,6 +805,7 @@ export interface components {
       created_at: components['schemas']['EpochMs'];
       started_at: number | null;
       ended_at: number | null;
+      workspace_id: components['schemas']['WorkspaceId'];
     };
     /**
      * @description Log text of one task from byte `offset`. Read again from `next_offset` to follow;
@@ -775,6 +852,65 @@ export interface components {
       job_id: string;
       series: components['schemas']['MetricSeries'][];
     };
+    /** @description A workspace id; `0` is the default workspace. */
+    WorkspaceId: string;
+    /** @description A ModelArts workspace (工作空间), a second gate beside IAM rights. */
+    Workspace: {
+      id: components['schemas']['WorkspaceId'];
+      name: string;
+      /** @description As ModelArts says it, e.g. `NORMAL`. */
+      status: string;
+      description: string;
+    };
+    WorkspaceList: {
+      workspaces: components['schemas']['Workspace'][];
+      current: components['schemas']['WorkspaceId'];
+    };
+    /** @enum {string} */
+    CheckStatus: 'pass' | 'fail' | 'skipped';
+    /** @description One check of what the work needs, with why it passed or failed and the fix. */
+    Check: {
+      /**
+       * @description Stable for a given thing checked: `credentials`, `agency`, `obs:<bucket>`,
+       *     `action:<IAM action>`, `workspace`, `quota:training`, `local:<what>`.
+       */
+      id: string;
+      /** @enum {string} */
+      area:
+        | 'credentials'
+        | 'instance'
+        | 'agency'
+        | 'obs'
+        | 'actions'
+        | 'workspace'
+        | 'quota'
+        | 'local';
+      /** @description What is checked */
+      title: string;
+      status: components['schemas']['CheckStatus'];
+      /** @description Why it passed */
+      detail: string;
+      /** @description What to do (empty when it passed). */
+      fix: string;
+      /** @description The IAM action this check is about, if one. */
+      iam_action: string | null;
+      /** @description True when what is missing is the agency's right, not the user's. */
+      agency: boolean;
+    };
+    /** @description The checks of the active backend, in the order they are shown. */
+    DoctorReport: {
+      /**
+       * @example local
+       * @example modelarts
+       */
+      backend: string;
+      workspace_id: components['schemas']['WorkspaceId'];
+      /** @description When the last run ended (epoch ms); null before the first has ended. */
+      checked_at: number | null;
+      /** @description A run is in progress. */
+      running: boolean;
+      checks: components['schemas']['Check'][];
+    };
     /** @description An error raised by the extension or its backend. */
     Error: {
       /** @description What went wrong */
@@ -799,6 +935,13 @@ export interface components {
       field?: string;
       /** @description The ModelArts request id of an upstream failure. */
       request_id?: string;
+      /** @description On a 403, the IAM action the refused call needs (e.g. `modelarts:trainJob:create`). */
+      iam_action?: string;
+      /**
+       * @description On a 403, true when ModelArts says the right missing is its agency's (委托), which
+       *     acts on OBS and SWR for the user, rather than the user's own.
+       */
+      agency?: boolean;
     };
     /** @description An error raised by Jupyter itself (authentication, XSRF, invalid JSON, a crash). */
     JupyterError: {
@@ -1105,7 +1248,10 @@ export interface operations {
   };
   listImages: {
     parameters: {
-      query?: never;
+      query?: {
+        /** @description The workspace whose images to list; absent for the current one (`GET /workspaces`). */
+        workspace_id?: components['schemas']['WorkspaceId'];
+      };
       header?: never;
       path?: never;
       cookie?: never;
@@ -1123,6 +1269,7 @@ export interface operations {
           };
         };
       };
+      400: components['responses']['BadRequest'];
       403: components['responses']['Forbidden'];
       500: components['responses']['InternalError'];
       502: components['responses']['UpstreamError'];
@@ -1255,6 +1402,8 @@ export interface operations {
         sort?: 'created' | 'name' | 'phase' | 'duration';
         /** @description `desc` (newest, last, longest first) or `asc`. */
         order?: 'desc' | 'asc';
+        /** @description The workspace whose jobs to list; absent for the current one (`GET /workspaces`). */
+        workspace_id?: components['schemas']['WorkspaceId'];
       };
       header?: never;
       path?: never;
@@ -1518,6 +1667,133 @@ export interface operations {
       404: components['responses']['NotFound'];
       500: components['responses']['InternalError'];
       502: components['responses']['UpstreamError'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  listWorkspaces: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The workspaces. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WorkspaceList'];
+        };
+      };
+      403: components['responses']['Forbidden'];
+      500: components['responses']['InternalError'];
+      502: components['responses']['UpstreamError'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  getCurrentWorkspace: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The current workspace. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Workspace'];
+        };
+      };
+      403: components['responses']['Forbidden'];
+      500: components['responses']['InternalError'];
+      502: components['responses']['UpstreamError'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  setCurrentWorkspace: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          id: components['schemas']['WorkspaceId'];
+        };
+      };
+    };
+    responses: {
+      /** @description The workspace, now current. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Workspace'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      500: components['responses']['InternalError'];
+      502: components['responses']['UpstreamError'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  getDoctor: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The report. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DoctorReport'];
+        };
+      };
+      403: components['responses']['Forbidden'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  runDoctor: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The new report. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DoctorReport'];
+        };
+      };
+      403: components['responses']['Forbidden'];
+      500: components['responses']['InternalError'];
       503: components['responses']['Unavailable'];
     };
   };

@@ -1,8 +1,10 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
-import { requestAPI } from './request';
+import { ModelArtsError, requestAPI } from './request';
 import {
+  IDoctorReport,
   IEngine,
   IFlavor,
   IImage,
@@ -16,13 +18,16 @@ import {
   ILogChunk,
   IMetrics,
   IMount,
-  IMountRequest
+  IMountRequest,
+  IWorkspace,
+  IWorkspaceList
 } from './tokens';
 
 /**
  * Typed client of the jupyter_modelarts REST API: the one place the frontend talks to the
  * server. Every method throws `ServerConnection.ResponseError` with the server's message on a
- * non-2xx answer (see `errorField` for the field at fault) and `ServerConnection.NetworkError`
+ * non-2xx answer (see `errorField` for the field at fault, `errorMessage` for the text to
+ * show) and `ServerConnection.NetworkError`
  * when the server cannot be reached.
  */
 export class ModelArtsService {
@@ -258,13 +263,52 @@ export class ModelArtsService {
     );
   }
 
+  /**
+   * List the workspaces this user may use.
+   *
+   * @returns The workspaces and the current one's id
+   */
+  async listWorkspaces(): Promise<IWorkspaceList> {
+    return this._get<IWorkspaceList>('workspaces');
+  }
+
+  /**
+   * Make another workspace the current one: jobs and images are then listed, submitted and
+   * saved there (kept across server restarts).
+   *
+   * @param id The workspace id
+   * @returns The workspace, now current
+   * @throws ResponseError 404 (`field: id`) when no workspace of this user has the id
+   */
+  async setCurrentWorkspace(id: string): Promise<IWorkspace> {
+    return this._send<IWorkspace>('workspaces/current', 'PUT', { id });
+  }
+
+  /**
+   * Get the last report of the checks (waits for the first run of the server).
+   *
+   * @returns The report
+   */
+  async getDoctor(): Promise<IDoctorReport> {
+    return this._get<IDoctorReport>('doctor');
+  }
+
+  /**
+   * Run the checks again now (joining a run in progress).
+   *
+   * @returns The new report
+   */
+  async runDoctor(): Promise<IDoctorReport> {
+    return this._send<IDoctorReport>('doctor', 'POST');
+  }
+
   private _get<T>(endPoint: string): Promise<T> {
     return requestAPI<T>(endPoint, this.serverSettings);
   }
 
   private _send<T>(
     endPoint: string,
-    method: 'POST' | 'PATCH' | 'DELETE',
+    method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     body?: unknown
   ): Promise<T> {
     const init: RequestInit = { method };
@@ -302,12 +346,33 @@ export namespace ModelArtsService {
   }
 
   /**
-   * A message for a person from any error thrown by a service method.
+   * A message for a person from any error thrown by a service method. A 403 names the IAM
+   * action the call needs, and whether the right is the ModelArts agency's rather than the
+   * user's, when the server's message does not say so already.
    *
    * @param error The error
+   * @param trans The translation bundle
    * @returns Its message
    */
-  export function errorMessage(error: unknown): string {
-    return error instanceof Error ? error.message : String(error);
+  export function errorMessage(
+    error: unknown,
+    trans: TranslationBundle = nullTranslator.load('jupyter_modelarts')
+  ): string {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!(error instanceof ModelArtsError) || !error.iamAction) {
+      return message;
+    }
+    const parts = [message];
+    if (!message.includes(error.iamAction)) {
+      parts.push(trans.__('It needs the IAM action %1.', error.iamAction));
+    }
+    if (error.agency && !/agency|委托/i.test(message)) {
+      parts.push(
+        trans.__(
+          "The right is the ModelArts agency's, not yours: add it in the ModelArts console → 全局配置 (Global Configuration) → 添加授权 (Add Authorization)."
+        )
+      );
+    }
+    return parts.join(' ');
   }
 }

@@ -98,3 +98,18 @@ export type JobSortKey = NonNullable<IJobsQuery['sort']>;
 /** A page of `GET /jobs`. */
 export type IJobsPage =
   operations['listJobs']['responses'][200]['content']['application/json'];
+
+/** A ModelArts workspace (工作空间). */
+export type IWorkspace = Schemas['Workspace'];
+
+/** The workspaces this user may use, and the current one's id. */
+export type IWorkspaceList = Schemas['WorkspaceList'];
+
+/** Whether a check passed, failed, or could not be made or does not apply. */
+export type CheckStatus = Schemas['CheckStatus'];
+
+/** One check of what the work needs: pass, fail or skipped, why, and the fix. */
+export type ICheck = Schemas['Check'];
+
+/** The last report of the checks (`GET /doctor`). */
+export type IDoctorReport = Schemas['DoctorReport'];

@@ -7,6 +7,7 @@ import type { Widget } from '@lumino/widgets';
 import { formatRemaining } from '../api/countdown';
 import { IModelArtsModel } from '../api/interfaces';
 import { isFinal } from '../api/model';
+import { ModelArtsService } from '../api/service';
 import { IImage, IJobSummary } from '../api/tokens';
 import { CommandIDs } from '../commandids';
 import { assembleLines, firstLineStart, renderLine } from '../jobview/ansi';
@@ -170,7 +171,10 @@ class JobOutputView extends OutputView {
     super.attach(host);
     if (!model.jobSummary(this._jobId) || !model.jobTasks(this._jobId)) {
       model.getJob(this._jobId).catch(error => {
-        this._message.textContent = (error as Error).message;
+        this._message.textContent = ModelArtsService.errorMessage(
+          error,
+          this.context.trans
+        );
       });
     }
     this._requestTail();
@@ -447,7 +451,10 @@ class ImageOutputView extends OutputView {
           this.update();
         })
         .catch(error => {
-          this._message.textContent = (error as Error).message;
+          this._message.textContent = ModelArtsService.errorMessage(
+            error,
+            this.context.trans
+          );
         });
     }
   }

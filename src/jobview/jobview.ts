@@ -59,7 +59,8 @@ function summaryOf(job: IJob): IJobSummary {
     message: job.message,
     created_at: job.created_at,
     started_at: job.started_at,
-    ended_at: job.ended_at
+    ended_at: job.ended_at,
+    workspace_id: job.spec.workspace_id
   };
 }
 
@@ -294,7 +295,7 @@ export class JobView extends Widget {
       if (this.isDisposed) {
         return;
       }
-      this._error = ModelArtsService.errorMessage(error);
+      this._error = ModelArtsService.errorMessage(error, this._trans);
     }
     this._render();
     if (isFinal(this._summary)) {
@@ -446,7 +447,7 @@ export class JobView extends Widget {
       this._metrics = await this._model.service.getJobMetrics(this.jobId);
       this._metricsError = '';
     } catch (error) {
-      this._metricsError = ModelArtsService.errorMessage(error);
+      this._metricsError = ModelArtsService.errorMessage(error, this._trans);
     }
     if (!this.isDisposed) {
       this._renderCharts();
@@ -506,7 +507,7 @@ export class JobView extends Widget {
         trans.__(
           'Could not stop %1: %2',
           name,
-          ModelArtsService.errorMessage(error)
+          ModelArtsService.errorMessage(error, this._trans)
         )
       );
       this._render();
@@ -536,7 +537,7 @@ export class JobView extends Widget {
         trans.__(
           'Could not delete %1: %2',
           name,
-          ModelArtsService.errorMessage(error)
+          ModelArtsService.errorMessage(error, this._trans)
         )
       );
     }

@@ -689,7 +689,7 @@ export class LogView extends Widget {
     if (gen !== this._gen || (error as Error).name === 'AbortError') {
       return;
     }
-    this._error = ModelArtsService.errorMessage(error);
+    this._error = ModelArtsService.errorMessage(error, this._trans);
     this._setStatus(this._error);
   }
 

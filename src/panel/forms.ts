@@ -84,7 +84,7 @@ export abstract class FormBody extends Widget {
    * @param error The error thrown by `send`
    */
   showFailure(error: unknown): void {
-    const text = ModelArtsService.errorMessage(error);
+    const text = ModelArtsService.errorMessage(error, this.trans);
     const named = ModelArtsService.errorField(error);
     const key = named === null ? null : this.fieldFor(named);
     const entry = key === null ? undefined : this._fields.get(key);

@@ -160,7 +160,10 @@ export class StorageSection extends Section {
     try {
       await this.context.model.unmount(mount.id);
     } catch (error) {
-      this._message.textContent = ModelArtsService.errorMessage(error);
+      this._message.textContent = ModelArtsService.errorMessage(
+        error,
+        this.trans
+      );
     }
   }
 

@@ -259,7 +259,7 @@ async function scrollToEnd(
     requestAnimationFrame(frame);
     const start = performance.now();
     let steps = 0;
-    while (count.textContent !== '1,000 jobs' && steps < 200) {
+    while (count.textContent !== '1,000 jobs' && steps < 500) {
       scroller.scrollTop += scroller.clientHeight;
       steps++;
       await new Promise(resolve => requestAnimationFrame(resolve));

@@ -2,7 +2,7 @@ import { expect, test } from '@jupyterlab/galata';
 
 import { dialog, openPanel, seconds, submitJob } from './helpers';
 
-test('the panel: instance and countdown on top, then jobs, storage, images', async ({
+test('the panel: instance, countdown and workspace on top, then jobs, storage, images, checks', async ({
   page
 }) => {
   const panel = await openPanel(page);
@@ -20,19 +20,28 @@ test('the panel: instance and countdown on top, then jobs, storage, images', asy
     page.locator('.jp-StatusBar-Widget .jp-ModelArts-status')
   ).toHaveText(/^⏻ \d{1,2}:\d\d:\d\d$/);
   await expect(countdown).not.toHaveText(shown ?? '');
+  // The test server has one workspace: its name, no picker.
+  const workspace = panel.locator('.jp-ModelArts-workspace');
+  await expect(workspace).toContainText('Workspace');
+  await expect(workspace.locator('.jp-ModelArts-workspaceName')).toHaveText(
+    'default'
+  );
+  await expect(workspace.locator('select')).toBeHidden();
 
   // Folding sections, the jobs first, each with its LabIcon buttons in its title bar.
   await expect(panel.locator('.lm-AccordionPanel-titleLabel')).toHaveText([
     'Training jobs',
     'Storage',
-    'Images'
+    'Images',
+    'Checks'
   ]);
   for (const button of [
     'submitJob',
     'openJobs',
     'refresh',
     'addMount',
-    'saveImage'
+    'saveImage',
+    'runChecks'
   ]) {
     await expect(
       panel.locator(`.jp-AccordionPanel-toolbar .jp-ModelArts-${button}`)
@@ -152,7 +161,9 @@ test('the panel fits the narrowest sidebar without scrolling sideways', async ({
     (node: HTMLElement) => node.getBoundingClientRect().right
   );
   for (const row of await panel
-    .locator('.jp-ModelArts-job, .jp-ModelArts-mount, .jp-ModelArts-head > *')
+    .locator(
+      '.jp-ModelArts-job, .jp-ModelArts-mount, .jp-ModelArts-head > *:visible'
+    )
     .all()) {
     const box = (await row.boundingBox())!;
     expect(box.x + box.width).toBeLessThanOrEqual(right + 0.5);
