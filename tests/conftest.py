@@ -11,7 +11,9 @@ import time
 
 import httpx
 import pytest
+import yaml
 
+import jupyter_modelarts
 from fake_modelarts import FakeCloud
 from jupyter_modelarts.backends.local import MOVED_TO_LOCAL_BACKEND
 
@@ -80,6 +82,24 @@ def server_config(ma_config, **sections):
         **extension_sections(ma_config),
         **sections,
     }
+
+
+DOC_FILE = os.path.join(os.path.dirname(jupyter_modelarts.__file__), "openapi.yaml")
+
+
+@pytest.fixture(scope="session")
+def doc():
+    """openapi.yaml, the contract."""
+    with open(DOC_FILE) as f:
+        return yaml.safe_load(f)
+
+
+@pytest.fixture
+def c(api, doc):
+    """``api`` with every answer checked against the contract."""
+    from test_openapi import Contract
+
+    return Contract(api, doc)
 
 
 def cloud_server_config(ma_config, cloud_config):

@@ -10,10 +10,8 @@ import time
 
 import psutil
 import pytest
-import yaml
 
 from conftest import cloud_server_config, fresh_backend, server_config
-from test_openapi import DOC_FILE, Contract
 
 FINAL = ("Completed", "Failed", "Terminated", "Abnormal")
 HOUR_MS = 3_600_000
@@ -24,17 +22,6 @@ def jp_server_config(ma_config, cloud_config, fake, monkeypatch):
     monkeypatch.setenv("HUAWEICLOUD_SDK_AK", fake.ak)
     monkeypatch.setenv("HUAWEICLOUD_SDK_SK", fake.sk)
     return cloud_server_config(ma_config, cloud_config)
-
-
-@pytest.fixture(scope="module")
-def doc():
-    with open(DOC_FILE) as f:
-        return yaml.safe_load(f)
-
-
-@pytest.fixture
-def c(api, doc):
-    return Contract(api, doc)
 
 
 async def mounted(c, path, uri="obs://bucket/data/"):

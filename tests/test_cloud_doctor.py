@@ -5,10 +5,8 @@ Every call goes through ``test_openapi.Contract``; no_secret_leaks scans every r
 """
 
 import pytest
-import yaml
 
 from conftest import cloud_server_config, fresh_backend
-from test_openapi import DOC_FILE, Contract
 
 ACTIONS = (
     "modelarts:notebook:get",
@@ -32,17 +30,6 @@ def jp_server_config(ma_config, cloud_config, fake, monkeypatch):
     fake.buckets["inputs"] = {"train/a.csv": b"1"}
     cloud_config = {**cloud_config, "check_obs_uris": ["obs://inputs/train/"]}
     return cloud_server_config(ma_config, cloud_config)
-
-
-@pytest.fixture(scope="module")
-def doc():
-    with open(DOC_FILE) as f:
-        return yaml.safe_load(f)
-
-
-@pytest.fixture
-def c(api, doc):
-    return Contract(api, doc)
 
 
 async def checks(c):

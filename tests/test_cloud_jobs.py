@@ -6,11 +6,9 @@ import asyncio
 import time
 
 import pytest
-import yaml
 
 from conftest import cloud_server_config, fresh_backend
 from jupyter_modelarts.backends.modelarts.client import SharedPoll
-from test_openapi import DOC_FILE, Contract
 
 FINAL = ("Completed", "Failed", "Terminated", "Abnormal")
 SEARCHES = r"/training-job-searches$"
@@ -53,12 +51,6 @@ def watcher_stopped(jp_serverapp, jp_asyncio_loop):
     jp_asyncio_loop.run_until_complete(app.watcher.stop())
 
 
-@pytest.fixture
-def contract(api):
-    with open(DOC_FILE) as f:
-        return Contract(api, yaml.safe_load(f))
-
-
 async def wait_fake(fake, job_id, phases, timeout=60):
     deadline = time.monotonic() + timeout
     while (view := fake.job_view(job_id))["status"]["phase"] not in phases:
@@ -75,29 +67,27 @@ def search_filters(fake):
 
 
 @pytest.mark.parametrize("kind", ["late", "500"])
-async def test_a_create_that_lands_late_is_answered_with_its_job(api, fake, contract, kind):
+async def test_a_create_that_lands_late_is_answered_with_its_job(api, fake, c, kind):
     # The first create outlives the client ("late": held past its timeout; "500": a gateway
     # error while the service goes on) and lands just before the resend, which ModelArts then
     # refuses as a duplicate name.
     fake.training.unique_names = True
     fake.set_faults(rate=1.0, kinds=(kind,), paths=r"/training-jobs$", times=1, latency_s=60)
-    job = await contract.call(
-        "POST", "jobs", {"name": "landed-late", "code": "print(1)"}, expect=201
-    )
+    job = await c.call("POST", "jobs", {"name": "landed-late", "code": "print(1)"}, expect=201)
     fake.clear_faults()
     made = fake.jobs_named("landed-late")
     assert [j["metadata"]["id"] for j in made] == [job["id"]]
     creates = [c for c in fake.calls if c.method == "POST" and c.path.endswith("/training-jobs")]
     assert len(creates) == 2 and creates[-1].status == 400  # the resend, refused
-    listed = await contract.call("GET", "jobs", expect=200)
+    listed = await c.call("GET", "jobs", expect=200)
     assert [j["id"] for j in listed["jobs"]] == [job["id"]]
     assert (await api.get(f"jobs/{job['id']}"))["spec"]["code"] == "print(1)"
 
 
-async def test_a_name_another_job_holds_is_a_409_naming_the_field(api, fake, contract):
+async def test_a_name_another_job_holds_is_a_409_naming_the_field(api, fake, c):
     fake.training.unique_names = True
     other = fake.create_job("taken", "print('not ours')")
-    error = await contract.call("POST", "jobs", {"name": "taken", "code": "print(1)"}, expect=409)
+    error = await c.call("POST", "jobs", {"name": "taken", "code": "print(1)"}, expect=409)
     assert error["field"] == "name" and error["code"] == "ModelArts.2751"
     assert "choose another name" in error["message"] and other["metadata"]["id"] in error["message"]
     assert len(fake.jobs_named("taken")) == 1
@@ -106,7 +96,7 @@ async def test_a_name_another_job_holds_is_a_409_naming_the_field(api, fake, con
 # -- one list of everything ------------------------------------------------------------------
 
 
-async def test_jobs_started_elsewhere_are_listed_with_their_spec(api, fake, contract, backend):
+async def test_jobs_started_elsewhere_are_listed_with_their_spec(api, fake, c, backend):
     fake.buckets["data"] = {"set/a.csv": b"1\n", "one.csv": b"2\n"}
     console = fake.create_job(
         "from-console",
@@ -139,10 +129,10 @@ async def test_jobs_started_elsewhere_are_listed_with_their_spec(api, fake, cont
             "ended_at": None,
         },
     )
-    listed = await contract.call("GET", "jobs", expect=200)
+    listed = await c.call("GET", "jobs", expect=200)
     assert {j["name"] for j in listed["jobs"]} == {"from-console", "from-cli", "ours", "old-local"}
     by_name = {
-        j["name"]: await contract.call("GET", f"jobs/{j['id']}", expect=200)
+        j["name"]: await c.call("GET", f"jobs/{j['id']}", expect=200)
         for j in listed["jobs"]
         if j["backend"] == "modelarts"
     }
@@ -165,7 +155,7 @@ async def test_jobs_started_elsewhere_are_listed_with_their_spec(api, fake, cont
     done = await api.wait_for(
         f"jobs/{console['metadata']['id']}", lambda j: j["phase"] in FINAL, 60
     )
-    contract.check("GET", f"jobs/{done['id']}", 200, done)
+    c.check("GET", f"jobs/{done['id']}", 200, done)
     assert done["phase"] == "Completed", done
     log = await api.log_text(done["id"], "worker-1")
     assert log.startswith("console ['--lr=0.1', '--data_url=") and log.endswith(" hello\n"), log
@@ -197,17 +187,17 @@ async def test_one_search_per_interval_for_any_number_of_jobs_and_viewers(api, f
     assert {j["phase"] for j in listed["jobs"]} == {"Running"}
 
 
-async def test_the_phase_filter_is_applied_upstream(api, fake, contract):
+async def test_the_phase_filter_is_applied_upstream(api, fake, c):
     running = fake.create_job("runs", SLEEPER)["metadata"]["id"]
     done = fake.create_job("ends", "print('bye')")["metadata"]["id"]
     await wait_fake(fake, running, ("Running",))
     await wait_fake(fake, done, FINAL)
-    listed = await contract.call("GET", "jobs", expect=200, phase="Running")
+    listed = await c.call("GET", "jobs", expect=200, phase="Running")
     assert [j["id"] for j in listed["jobs"]] == [running]
     assert any(
         {"key": "phase", "operator": "in", "value": ["Running"]} in f for f in search_filters(fake)
     )
-    listed = await contract.call("GET", "jobs", expect=200, phase="Completed")
+    listed = await c.call("GET", "jobs", expect=200, phase="Completed")
     assert [j["id"] for j in listed["jobs"]] == [done]
     assert any(
         {"key": "phase", "operator": "in", "value": ["Completed"]} in f
@@ -216,12 +206,12 @@ async def test_the_phase_filter_is_applied_upstream(api, fake, contract):
     assert fake.count("GET", DETAILS) == 0
 
 
-async def test_a_job_deleted_upstream_ends_and_delete_forgets_it(api, fake, contract):
+async def test_a_job_deleted_upstream_ends_and_delete_forgets_it(api, fake, c):
     _, job = await api.call("POST", "jobs", {"name": "doomed", "code": SLEEPER}, expect=201)
     await api.wait_for(f"jobs/{job['id']}", lambda j: j["phase"] == "Running", 60)
     fake.delete_job(job["id"])  # from the console, while it runs
     gone = await api.wait_for(f"jobs/{job['id']}", lambda j: j["phase"] in FINAL, 30)
-    contract.check("GET", f"jobs/{job['id']}", 200, gone)
+    c.check("GET", f"jobs/{job['id']}", 200, gone)
     assert gone["phase"] == "Abnormal" and "no longer" in gone["message"], gone
     assert "Running when last seen" in gone["message"]
     assert all(t["phase"] == "Abnormal" and t["ended_at"] for t in gone["tasks"])
@@ -233,9 +223,9 @@ async def test_a_job_deleted_upstream_ends_and_delete_forgets_it(api, fake, cont
     assert fake.count("GET", rf"/training-jobs/{job['id']}$") == asked == 1  # asked once
     code, error = await api.call("POST", f"jobs/{job['id']}/stop")
     assert code == 409 and error["field"] == "job_id"
-    await contract.call("DELETE", f"jobs/{job['id']}", expect=204)
+    await c.call("DELETE", f"jobs/{job['id']}", expect=204)
     assert (await api.get("jobs"))["jobs"] == []
-    await contract.call("GET", f"jobs/{job['id']}", expect=404)
+    await c.call("GET", f"jobs/{job['id']}", expect=404)
 
 
 # -- logs ------------------------------------------------------------------------------------

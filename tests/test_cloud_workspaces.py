@@ -5,10 +5,8 @@ Every call goes through ``test_openapi.Contract``.
 """
 
 import pytest
-import yaml
 
 from conftest import cloud_server_config
-from test_openapi import DOC_FILE, Contract
 
 
 @pytest.fixture
@@ -16,17 +14,6 @@ def jp_server_config(ma_config, cloud_config, fake, monkeypatch):
     monkeypatch.setenv("HUAWEICLOUD_SDK_AK", fake.ak)
     monkeypatch.setenv("HUAWEICLOUD_SDK_SK", fake.sk)
     return cloud_server_config(ma_config, cloud_config)
-
-
-@pytest.fixture(scope="module")
-def doc():
-    with open(DOC_FILE) as f:
-        return yaml.safe_load(f)
-
-
-@pytest.fixture
-def c(api, doc):
-    return Contract(api, doc)
 
 
 async def job_names(c, **query):

@@ -6,7 +6,6 @@ import json
 import time
 
 import pytest
-import yaml
 
 from conftest import cloud_server_config, server_config
 from jupyter_modelarts.events import (
@@ -19,7 +18,7 @@ from jupyter_modelarts.events import (
     MOUNT_EVENT,
     WORKSPACE_EVENT,
 )
-from test_openapi import DOC_FILE, Contract
+from test_openapi import Contract
 
 # What each event carries, by the openapi.yaml component it is.
 PAYLOADS = {
@@ -123,10 +122,9 @@ class Stream:
 
 
 @pytest.fixture
-def subscribe(jp_ws_fetch, api):
+def subscribe(jp_ws_fetch, api, doc):
     """Opens a subscription to the server's events websocket (with the server's token)."""
-    with open(DOC_FILE) as f:
-        contract = Contract(api, yaml.safe_load(f))
+    contract = Contract(api, doc)
     opened = []
 
     async def open_stream():
@@ -138,10 +136,9 @@ def subscribe(jp_ws_fetch, api):
         ws.close()
 
 
-def test_the_schemas_are_the_contract_s_components(jp_serverapp):
+def test_the_schemas_are_the_contract_s_components(jp_serverapp, doc):
     schemas = jp_serverapp.event_logger.schemas
-    with open(DOC_FILE) as f:
-        components = yaml.safe_load(f)["components"]["schemas"]
+    components = doc["components"]["schemas"]
     job = schemas.get(JOB_EVENT).properties["job"]
     assert job["required"] == components["JobSummary"]["required"]
     assert job["properties"]["phase"]["enum"] == components["JobPhase"]["enum"]

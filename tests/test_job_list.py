@@ -7,11 +7,9 @@ import re
 import time
 
 import pytest
-import yaml
 
 from conftest import cloud_server_config
 from jupyter_modelarts.models import Job, JobPhase, JobSpec, JobSummary
-from test_openapi import DOC_FILE, Contract
 
 FINAL = ("Completed", "Failed", "Terminated", "Abnormal")
 SUMMARY_KEYS = {
@@ -28,12 +26,6 @@ SUMMARY_KEYS = {
     "ended_at",
     "workspace_id",
 }
-
-
-@pytest.fixture
-def contract(api):
-    with open(DOC_FILE) as f:
-        return Contract(api, yaml.safe_load(f))
 
 
 def duration(job, now):
@@ -58,12 +50,12 @@ def expected(jobs, sort, order):
     return ordered + [j for j in jobs if value(j) is None]
 
 
-async def test_no_jobs_is_an_empty_page(contract):
-    page = await contract.call("GET", "jobs", expect=200)
+async def test_no_jobs_is_an_empty_page(c):
+    page = await c.call("GET", "jobs", expect=200)
     assert page == {"jobs": [], "total": 0, "offset": 0, "limit": 50}
 
 
-async def test_pages_in_every_order(contract, api, jp_root_dir):
+async def test_pages_in_every_order(c, api, jp_root_dir):
     big = "x = 1\n" + "# a long comment line of a notebook cell\n" * 5000  # ~200 KB of code
     specs = [
         {"name": "b-ok", "command": "true"},
@@ -72,11 +64,11 @@ async def test_pages_in_every_order(contract, api, jp_root_dir):
         {"name": "D-ok", "command": "true"},
         {"name": "e-slow", "command": "sleep 0.3"},
     ]
-    ids = [(await contract.call("POST", "jobs", s, expect=201))["id"] for s in specs]
+    ids = [(await c.call("POST", "jobs", s, expect=201))["id"] for s in specs]
     for job_id in ids:
         await api.wait_for(f"jobs/{job_id}", lambda j: j["phase"] in FINAL)
 
-    everything = await contract.call("GET", "jobs", expect=200, limit="500")
+    everything = await c.call("GET", "jobs", expect=200, limit="500")
     jobs = everything["jobs"]
     assert everything["total"] == 5 and {j["id"] for j in jobs} == set(ids)
     assert jobs == expected(jobs, "created", "desc")  # newest first
@@ -93,23 +85,23 @@ async def test_pages_in_every_order(contract, api, jp_root_dir):
             want = [j["id"] for j in expected(jobs, sort, order)]
             paged = []
             for offset in (0, 2, 4):
-                page = await contract.call(
+                page = await c.call(
                     "GET", "jobs", expect=200, sort=sort, order=order, offset=str(offset), limit="2"
                 )
                 assert page["total"] == 5 and page["offset"] == offset and page["limit"] == 2
                 paged += [j["id"] for j in page["jobs"]]
             assert paged == want, (sort, order)
-            again = await contract.call("GET", "jobs", expect=200, sort=sort, order=order)
+            again = await c.call("GET", "jobs", expect=200, sort=sort, order=order)
             assert [j["id"] for j in again["jobs"]] == want  # the same order every time
 
-    past = await contract.call("GET", "jobs", expect=200, offset="5")
+    past = await c.call("GET", "jobs", expect=200, offset="5")
     assert past["jobs"] == [] and past["total"] == 5
-    failed = await contract.call("GET", "jobs", expect=200, phase="Failed")
+    failed = await c.call("GET", "jobs", expect=200, phase="Failed")
     assert [j["name"] for j in failed["jobs"]] == ["c-fails"] and failed["total"] == 1
-    assert (await contract.call("GET", "jobs", expect=200, phase=""))["total"] == 5
+    assert (await c.call("GET", "jobs", expect=200, phase=""))["total"] == 5
 
 
-async def test_a_bad_query_is_a_400_naming_it(contract):
+async def test_a_bad_query_is_a_400_naming_it(c):
     for param, value in (
         ("offset", "-1"),
         ("offset", "two"),
@@ -119,7 +111,7 @@ async def test_a_bad_query_is_a_400_naming_it(contract):
         ("order", "up"),
         ("phase", "Bogus"),
     ):
-        error = await contract.call("GET", "jobs", expect=400, **{param: value})
+        error = await c.call("GET", "jobs", expect=400, **{param: value})
         assert error["field"] == param, error
 
 
@@ -153,17 +145,17 @@ def jp_server_config(jp_server_config, ma_config, backend_kind, request, monkeyp
 
 
 @pytest.mark.parametrize("backend_kind", ["cloud"])
-async def test_the_cloud_list_pages_too(contract, fake, backend_kind):
+async def test_the_cloud_list_pages_too(c, fake, backend_kind):
     made = {fake.create_job(f"up-{i}", "print(1)")["metadata"]["id"] for i in range(3)}
     deadline = time.monotonic() + 60
     while {fake.job_view(i)["status"]["phase"] for i in made} - set(FINAL):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
-    jobs = (await contract.call("GET", "jobs", expect=200))["jobs"]
+    jobs = (await c.call("GET", "jobs", expect=200))["jobs"]
     assert {j["id"] for j in jobs} == made and jobs == expected(jobs, "created", "desc")
-    first = await contract.call("GET", "jobs", expect=200, limit="2")
-    second = await contract.call("GET", "jobs", expect=200, limit="2", offset="2")
+    first = await c.call("GET", "jobs", expect=200, limit="2")
+    second = await c.call("GET", "jobs", expect=200, limit="2", offset="2")
     assert first["total"] == second["total"] == 3
     assert first["jobs"] + second["jobs"] == jobs
-    done = await contract.call("GET", "jobs", expect=200, phase="Completed", sort="name")
+    done = await c.call("GET", "jobs", expect=200, phase="Completed", sort="name")
     assert [j["name"] for j in done["jobs"]] == ["up-2", "up-1", "up-0"]

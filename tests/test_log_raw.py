@@ -8,11 +8,9 @@ import socket
 import time
 
 import pytest
-import yaml
 
 from conftest import cloud_server_config
 from jupyter_modelarts.models import NotFound
-from test_openapi import DOC_FILE, Contract
 
 FINAL = ("Completed", "Failed", "Terminated", "Abnormal")
 LINES = r"/training-jobs/[^/]+/logs/[^/]+$"
@@ -20,17 +18,6 @@ LINES = r"/training-jobs/[^/]+/logs/[^/]+$"
 UTF8 = "printf 'ascii line\\n'; printf 'é two bytes\\n'; printf '中 three bytes\\n'"
 # Waits for a file, then prints once more: a task that runs until the test says.
 WAITS = "echo ready; while [ ! -e {go} ]; do sleep 0.02; done; echo done"
-
-
-@pytest.fixture(scope="module")
-def doc():
-    with open(DOC_FILE) as f:
-        return yaml.safe_load(f)
-
-
-@pytest.fixture
-def c(api, doc):
-    return Contract(api, doc)
 
 
 @pytest.fixture

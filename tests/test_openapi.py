@@ -9,19 +9,15 @@ import asyncio
 import json
 import re
 import time
-from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 from jsonschema.exceptions import best_match
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-import jupyter_modelarts
 from jupyter_modelarts.handlers import NAMESPACE, ModelArtsHandler, route_table
 
-DOC_FILE = Path(jupyter_modelarts.__file__).parent / "openapi.yaml"
 DOC_URI = "urn:jupyter-modelarts:openapi"
 PREFIX = f"/{NAMESPACE}"
 VERBS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -38,12 +34,6 @@ def auto_stop():
 def ma_config(ma_config, auto_stop):
     workspaces = [{"id": "0", "name": "default"}, {"id": "team-b", "name": "Team B"}]
     return {**ma_config, "auto_stop_enabled": auto_stop, "workspaces": workspaces}
-
-
-@pytest.fixture(scope="module")
-def doc():
-    with open(DOC_FILE) as f:
-        return yaml.safe_load(f)
 
 
 def resolve(doc, node):
