@@ -141,6 +141,13 @@ async def test_a_bucket_without_delete_rights_says_the_probe_is_left(c, fake):
     bucket = (await checks(c))["obs:bucket"]
     assert bucket["status"] == "fail" and bucket["iam_action"] == "obs:object:DeleteObject"
     assert "left behind" in bucket["detail"], bucket
+    assert len(fake.buckets["bucket"]) == 1
+    # Once deletes are allowed, the next run removes the probe it left (as after a kill -9).
+    fake.obs.denied_ops.pop("bucket")
+    report = await c.call("POST", "doctor", expect=200)
+    bucket = next(check for check in report["checks"] if check["id"] == "obs:bucket")
+    assert bucket["status"] == "pass" and "1 left by an earlier check" in bucket["detail"]
+    assert fake.buckets["bucket"] == {}
 
 
 async def test_every_mounted_bucket_is_checked(c, fake):

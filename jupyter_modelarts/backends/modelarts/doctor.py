@@ -40,6 +40,8 @@ STRICT_MODE = (
     "In strict authorization mode (严格授权模式, set in 全局配置) a sub-user may use only the "
     "ModelArts actions granted explicitly"
 )
+#: What the probe objects are called, after the checked prefix.
+PROBE_NAME = ".jupyter-modelarts-probe-"
 #: The OBS action each probe step needs.
 OBS_STEPS = (
     ("list", "obs:bucket:ListBucket"),
@@ -311,8 +313,10 @@ class Doctor:
 
     async def _obs(self, bucket: str, prefix: str, why: str) -> Check:
         obs = self.cloud.obs
-        key = f"{prefix}.jupyter-modelarts-probe-{uuid.uuid4().hex}"
+        probes = f"{prefix}{PROBE_NAME}"
+        key = f"{probes}{uuid.uuid4().hex}"
         results: dict[str, str] = {}
+        earlier: list[str] = []  # probes a run cut short (or without delete rights) left
         failed: list[tuple[str, str]] = []
 
         async def step(name: str, action: str, call: Callable[[], Awaitable[Any]]) -> None:
@@ -326,7 +330,11 @@ class Doctor:
                 results[name] = f"failed ({err.code})"
                 failed.append((name, action))
 
-        await step("list", OBS_STEPS[0][1], lambda: obs.list_entries(bucket, prefix))
+        async def list_probes() -> None:
+            # Only the probes' names: listing all of code_uri could take thousands of pages.
+            earlier.extend(entry.key for entry in await obs.list_entries(bucket, probes))
+
+        await step("list", OBS_STEPS[0][1], list_probes)
         await step("write", OBS_STEPS[1][1], lambda: obs.put_object(bucket, key, b"probe"))
         if results["write"] == "ok":
             await step("read", OBS_STEPS[2][1], lambda: obs.get_object(bucket, key))
@@ -336,12 +344,14 @@ class Doctor:
         summary = ", ".join(f"{name} {results[name]}" for name, _ in OBS_STEPS)
         where = f"obs://{bucket}/{prefix}"
         if not failed:
+            removed = await self._remove_probes(bucket, earlier)
+            also = f" with {removed} left by an earlier check" if removed else ""
             return Check(
                 f"obs:{bucket}",
                 "obs",
                 f"OBS bucket {bucket}",
                 CheckStatus.PASS,
-                f"{where} ({why}): {summary}; the probe object was removed",
+                f"{where} ({why}): {summary}; the probe object was removed{also}",
             )
         actions = ", ".join(action for _, action in failed)
         leftover = " (the probe object is left behind)" if results.get("delete") != "ok" else ""
@@ -355,6 +365,19 @@ class Doctor:
             "or the bucket's policy)",
             iam_action=failed[0][1],
         )
+
+    async def _remove_probes(self, bucket: str, keys: list[str]) -> int:
+        """Delete probe objects earlier checks left; how many went (one that will not go stays
+        for the next run)."""
+        removed = 0
+        for key in keys:
+            try:
+                await self.cloud.obs.delete_object(bucket, key)
+            except ModelArtsError as err:
+                self.cloud.log.info("could not remove obs://%s/%s: %s", bucket, key, err.message)
+                continue
+            removed += 1
+        return removed
 
     # -- IAM actions ------------------------------------------------------------------------
 
