@@ -111,7 +111,7 @@ async def test_state_dir_check_fails_where_no_file_can_be_written(jp_serverapp, 
 
 
 @pytest.mark.parametrize("settings", [{"image_size_limit": 10**18}])
-async def test_disk_check_fails_when_an_image_as_large_as_allowed_would_not_fit(api):
+async def test_disk_check_fails_when_an_image_as_large_as_allowed_would_not_fit(api, settings):
     report = await api.get("doctor")
     assert list(failing(report)) == ["local:disk"]
     check = failing(report)["local:disk"]
@@ -153,7 +153,9 @@ def kernel_dir(jp_data_dir):
 
 
 @pytest.mark.parametrize("own_kernels", [True])
-async def test_kernelspec_check_fails_without_a_python_kernelspec_that_runs(api, kernel_dir):
+async def test_kernelspec_check_fails_without_a_python_kernelspec_that_runs(
+    api, kernel_dir, own_kernels
+):
     report = await api.get("doctor")
     assert list(failing(report)) == ["local:kernelspecs"], report
     check = failing(report)["local:kernelspecs"]
@@ -174,7 +176,7 @@ async def test_kernelspec_check_fails_without_a_python_kernelspec_that_runs(api,
 @pytest.mark.parametrize(
     "settings", [{"workspace_id": "gone", "workspaces": [{"id": "team-b", "name": "Team B"}]}]
 )
-async def test_workspace_check_fails_when_the_current_one_is_not_configured(api):
+async def test_workspace_check_fails_when_the_current_one_is_not_configured(api, settings):
     report = await api.get("doctor")
     assert report["workspace_id"] == "gone"
     assert list(failing(report)) == ["workspace"]
@@ -197,7 +199,9 @@ async def test_workspace_check_fails_when_the_current_one_is_not_configured(api)
 
 
 @pytest.mark.parametrize("settings", [{"max_concurrent_jobs": 1}])
-async def test_quota_check_says_a_job_submitted_when_every_slot_is_taken_waits(api, tmp_path):
+async def test_quota_check_says_a_job_submitted_when_every_slot_is_taken_waits(
+    api, tmp_path, settings
+):
     gate = tmp_path / "gate"
     try:
         await check_slots_while_busy(api, gate)
