@@ -52,6 +52,7 @@ class Doctor:
         )
         self._run_task: asyncio.Future | None = None
         self._tasks: set[asyncio.Future] = set()
+        self._stopping = False
 
     def report(self) -> DoctorReport:
         """The last report; ``running`` when a run is going (its checks are the last run's)."""
@@ -75,6 +76,8 @@ class Doctor:
         """Run the checks now, or join the run going if it is of the current workspace; the
         report of the run that ends. A caller that goes away does not stop the run."""
         while True:
+            if self._stopping:
+                return self._report
             if self._run_task is None:
                 self._run_task = asyncio.ensure_future(self._run(self.backend.current_workspace))
             report = await asyncio.shield(self._run_task)
@@ -82,6 +85,7 @@ class Doctor:
                 return report
 
     async def stop(self) -> None:
+        self._stopping = True  # no run starts after this one's list of tasks is taken
         tasks = [*self._tasks, *([self._run_task] if self._run_task else [])]
         for task in tasks:
             task.cancel()

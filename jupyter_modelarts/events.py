@@ -188,6 +188,7 @@ class Watcher:
         self._wake: dict[str, asyncio.Event] = {}  # made on the loop (Python 3.9)
         self._failing: dict[str, str] = {}
         self._tasks: list[asyncio.Future] = []
+        self._stopping = False
 
     # -- running -----------------------------------------------------------------------------
 
@@ -198,6 +199,9 @@ class Watcher:
         self.log.info("jupyter_modelarts: watching for changes to push to browsers")
 
     async def stop(self) -> None:
+        # Up to 3.11, a cancel that meets a wait_for whose event was just set is swallowed and
+        # the loop would go on (a hung shutdown): the loops also end on this flag.
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -208,7 +212,7 @@ class Watcher:
     async def _follow(self, part: str) -> None:
         busy = False
         wake = self._wake[part]
-        while True:
+        while not self._stopping:
             wake.clear()
             self._published[part] = set()
             try:
@@ -223,7 +227,7 @@ class Watcher:
                 pass
 
     async def _beat(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.heartbeat_s)
             self._emit(HEARTBEAT_EVENT, {"at": now_ms()})
 

@@ -275,3 +275,13 @@ def test_a_stop_answer_read_before_the_end_is_not_told_after_it():
     watcher.job_changed(job(JobPhase.TERMINATING))  # the stop's answer, read before
     assert [data["job"]["phase"] for data in told] == ["Running", "Terminated"]
     assert "j1" not in watcher._jobs
+
+
+async def test_the_watcher_stops_even_when_its_looks_were_just_woken(jp_serverapp):
+    """Up to Python 3.11, cancelling a wait_for whose event was just set is swallowed: the
+    watcher's loops must end anyway, or the server's shutdown hangs."""
+    app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_modelarts"]))
+    await asyncio.sleep(0.1)  # every loop waits for its next look
+    for wake in app.watcher._wake.values():
+        wake.set()
+    await asyncio.wait_for(app.watcher.stop(), 10)
