@@ -278,6 +278,26 @@ class ModelArtsBackend(Backend):
         api, project = await self.client()
         return await api.call(method, path.format(p=project), action=_ACTIONS[action], **kwargs)
 
+    async def list_all(
+        self, path: str, action: str, key: str, params: dict[str, Any], page: int = 100
+    ) -> list[dict[str, Any]]:
+        """Every item of an offset-paged GET list, whose items are under ``key`` (100 a page:
+        the largest these APIs give)."""
+        items: list[dict[str, Any]] = []
+        while True:
+            data = await self.call(
+                "GET",
+                path,
+                action,
+                idempotent=True,
+                params={**params, "limit": page, "offset": len(items)},
+            )
+            batch = (data or {}).get(key) or []
+            items.extend(batch)
+            total = (data or {}).get("total_count")
+            if len(batch) < page or (isinstance(total, (int, float)) and len(items) >= total):
+                return items
+
     def notebook_path(self, suffix: str = "") -> str:
         if not self.instance_id:
             raise InvalidRequest(

@@ -249,20 +249,7 @@ class Doctor:
         )
 
     async def _authorizations(self) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = []
-        while True:
-            data = await self.cloud.call(
-                "GET",
-                "/v2/{p}/authorizations",
-                "authorizations",
-                idempotent=True,
-                params={"limit": 100, "offset": len(entries)},
-            )
-            batch = (data or {}).get("auth") or []
-            entries.extend(batch)
-            total = (data or {}).get("total_count")
-            if len(batch) < 100 or (isinstance(total, (int, float)) and len(entries) >= total):
-                return entries
+        return await self.cloud.list_all("/v2/{p}/authorizations", "authorizations", "auth", {})
 
     # -- OBS --------------------------------------------------------------------------------
 

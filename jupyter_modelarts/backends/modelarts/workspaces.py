@@ -13,8 +13,6 @@ from ...models import DEFAULT_WORKSPACE, NotFound, PermissionDenied, Workspace
 if TYPE_CHECKING:
     from . import ModelArtsBackend
 
-#: Workspaces asked for per page (the API's largest page).
-PAGE = 100
 DEFAULT = Workspace(DEFAULT_WORKSPACE, "default")
 
 
@@ -43,20 +41,9 @@ class Workspaces:
         return default + [w for w in found if w.id != DEFAULT_WORKSPACE]
 
     async def _list(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            data = await self.cloud.call(
-                "GET",
-                "/v1/{p}/workspaces",
-                "workspace_list",
-                idempotent=True,
-                params={"filter_accessible": "true", "offset": len(items), "limit": PAGE},
-            )
-            batch = (data or {}).get("workspaces") or []
-            items.extend(batch)
-            total = (data or {}).get("total_count")
-            if len(batch) < PAGE or (isinstance(total, int) and len(items) >= total):
-                return items
+        return await self.cloud.list_all(
+            "/v1/{p}/workspaces", "workspace_list", "workspaces", {"filter_accessible": "true"}
+        )
 
     async def show(self, workspace_id: str) -> dict[str, Any]:
         return await self.cloud.call(
