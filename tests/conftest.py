@@ -109,7 +109,7 @@ def cloud_server_config(ma_config, cloud_config):
     )
 
 
-def fresh_backend(serverapp):
+def fresh_backend(serverapp, **traits):
     """A second backend over the same store, as a restarted server would build it."""
     app = next(iter(serverapp.extension_manager.extension_apps["jupyter_modelarts"]))
     return app.backend_class(
@@ -118,6 +118,7 @@ def fresh_backend(serverapp):
         state_dir=app.state_dir,
         root_dir=str(serverapp.root_dir),
         request_shutdown=lambda reason: None,
+        **traits,
     )
 
 

@@ -5,7 +5,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient
 from traitlets import TraitError
 
-from conftest import server_config
+from conftest import fresh_backend, server_config
 
 WORKSPACES = [{"id": "team-b", "name": "Team B", "description": "the B team"}, {"id": "c_3"}]
 # Each bad id, as a JSON string and as the raw bytes of a query argument.
@@ -38,21 +38,9 @@ async def test_workspaces_are_listed_the_default_first(api):
 
 
 def test_configured_workspaces_are_checked_at_start(jp_serverapp):
-    app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_modelarts"]))
-
-    def backend(workspaces, **traits):
-        return app.backend_class(
-            parent=app,
-            store=app.store,
-            state_dir=app.state_dir,
-            root_dir=str(jp_serverapp.root_dir),
-            request_shutdown=lambda reason: None,
-            workspaces=workspaces,
-            **traits,
-        )
-
     # "0" is always there, first.
-    ids = [w["id"] for w in backend([{"id": "x"}, {"id": "0", "name": "zero"}]).workspaces]
+    workspaces = [{"id": "x"}, {"id": "0", "name": "zero"}]
+    ids = [w["id"] for w in fresh_backend(jp_serverapp, workspaces=workspaces).workspaces]
     assert ids == ["0", "x"]
     for bad, said in (
         ([{"id": "a/b"}], "id must be 1-64 letters"),
@@ -62,9 +50,9 @@ def test_configured_workspaces_are_checked_at_start(jp_serverapp):
         ([{"id": "x", "owner": "me"}], "unknown keys ['owner']"),
     ):
         with pytest.raises(TraitError, match=said.replace("[", r"\[").replace("]", r"\]")):
-            backend(bad)
+            fresh_backend(jp_serverapp, workspaces=bad)
     with pytest.raises(TraitError, match="workspace_id must be 1-64 letters"):
-        backend([], workspace_id="../x")
+        fresh_backend(jp_serverapp, workspace_id="../x")
 
 
 async def test_jobs_and_images_are_kept_by_workspace(api):
