@@ -1,13 +1,36 @@
 #!/usr/bin/env bash
-# Set up, then start JupyterLab on the local backend with the demo notebook open.
-# State, data and the local object store live in ./.jupyter-modelarts/; the server stops itself
-# when its 4-hour lease runs out (renewable through the API). Extra arguments go to `jupyter lab`.
+# Set up (the first time, or when what the set-up builds from has changed), then start
+# JupyterLab on the local backend with the demo notebook open, on Lab's port 8888 (the tests
+# keep off it). State, data and the local object store live in ./.jupyter-modelarts/; the
+# server stops itself when its 4-hour lease runs out (renewable). Extra arguments go to
+# `jupyter lab`.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$PWD"
 
-bash scripts/setup.sh
+# What scripts/setup.sh builds from: when none of it changed since the last set-up and that
+# set-up's results are there, the demo starts at once and offline.
+stamp=.venv/.jupyter-modelarts-setup
+inputs_hash() {
+    local file
+    {
+        for file in pyproject.toml package.json yarn.lock .yarnrc.yml scripts/setup.sh \
+            tsconfig.json webpack.config.js install.json; do
+            if [ -f "$file" ]; then sha256sum "$file"; fi
+        done
+        { find src style schema jupyter-config -type f -print0 2>/dev/null || true; } |
+            LC_ALL=C sort -z | xargs -0 -r sha256sum
+    } | sha256sum | cut -d' ' -f1
+}
+wanted="$(inputs_hash)"
+if [ -x .venv/bin/jupyter ] && [ -f jupyter_modelarts/labextension/package.json ] &&
+    [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
+    echo "demo.sh: set up already (nothing it builds from changed); bash scripts/setup.sh redoes it"
+else
+    bash scripts/setup.sh
+    echo "$wanted" >"$stamp"
+fi
 # shellcheck disable=SC1091
 source .venv/bin/activate
 

@@ -15,17 +15,18 @@ python39=$(printf '%s\n' ~/.pyenv/versions/3.9.*/bin/python | sort -V | tail -n 
 [ -x "$python39" ] || fail "needs Python 3.9 at ~/.pyenv/versions/3.9.*/bin/python (pyenv install 3.9)"
 # The wheel is built in .venv: the build backend's jupyter-builder needs Python 3.10+, and the
 # labextension that setup.sh built is reused (skip-if-exists in pyproject.toml), so no Node.
-[ -x .venv/bin/python ] && [ -f jupyter_modelarts/labextension/static/style.js ] ||
+venv="${MA_VENV:-.venv}"  # the set-up's environment (CI's own when $MA_VENV names it)
+[ -x "$venv/bin/python" ] && [ -f jupyter_modelarts/labextension/static/style.js ] ||
     fail "run scripts/setup.sh first (it makes .venv and builds the labextension)"
 
 wheels=$(mktemp -d)
 trap 'rm -rf "$wheels"' EXIT
-.venv/bin/python -m pip wheel -q --no-deps . -w "$wheels"
+"$venv/bin/python" -m pip wheel -q --no-deps . -w "$wheels"
 
 # The test extra less what pytest does not need: schemathesis (tests/test_fuzz.py skips
 # without it), ruff (lint runs in .venv) and notebook (the browser check runs in .venv; Notebook 7
 # needs JupyterLab 4.0.2+).
-mapfile -t test_requirements < <(.venv/bin/python - <<'EOF'
+mapfile -t test_requirements < <("$venv/bin/python" - <<'EOF'
 import re
 import tomllib
 

@@ -41,13 +41,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v node >/dev/null || { echo "setup.sh: Node.js 20 is required on PATH" >&2; exit 1; }
 
-if $ci; then rm -rf .venv; fi
-if [ ! -x .venv/bin/python ]; then
-    step "python3 -m venv .venv"
-    python3 -m venv .venv
+# .venv, or $MA_VENV: CI sets up one of its own, so a demo running from .venv goes on.
+venv="${MA_VENV:-.venv}"
+if $ci; then rm -rf "$venv"; fi
+if [ ! -x "$venv/bin/python" ]; then
+    step "python3 -m venv $venv"
+    python3 -m venv "$venv"
 fi
 # shellcheck disable=SC1091
-source .venv/bin/activate
+source "$venv/bin/activate"
 
 # The labextension is built with today's JupyterLab (4.6 brings jlpm via jupyter-builder); it
 # runs in JupyterLab 4.0 and later, which .venv-oldest checks.
@@ -62,11 +64,12 @@ step "jlpm build:prod (labextension)"
 jlpm build:prod
 
 # The labextension built above is reused (skip-if-exists in pyproject.toml). CI tests the
-# package as users get it; a working tree gets an editable install.
+# package as users get it; a working tree gets an editable install. The zh extra (JupyterLab's
+# zh_CN language pack) lets the demo and the tests switch Lab to Chinese.
 if $ci; then
-    step "pip install .[test]"
-    python -m pip install -q ".[test]"
+    step "pip install .[test,zh]"
+    python -m pip install -q ".[test,zh]"
 else
-    step "pip install -e .[test]"
-    python -m pip install -q -e ".[test]"
+    step "pip install -e .[test,zh]"
+    python -m pip install -q -e ".[test,zh]"
 fi

@@ -5,7 +5,7 @@
  *
  *   MA_COMPAT_APP      `lab` (default) or `notebook` (Notebook 7, opened on /tree)
  *   MA_COMPAT_JUPYTER  the `jupyter` command of the environment under test (default: on PATH)
- *   MA_COMPAT_PORT     the server's port (default 8890)
+ *   MA_COMPAT_PORT     the server's port (default 8962: see playwright.config.js)
  */
 const fs = require('fs');
 const os = require('os');
@@ -16,7 +16,7 @@ if (app !== 'lab' && app !== 'notebook') {
   throw new Error(`MA_COMPAT_APP must be lab or notebook, not ${app}`);
 }
 const jupyter = process.env.MA_COMPAT_JUPYTER || 'jupyter';
-const port = Number(process.env.MA_COMPAT_PORT || 8890);
+const port = Number(process.env.MA_COMPAT_PORT || 8962);
 const token = 'modelarts-compat';
 
 // Playwright evaluates this file again in each worker: the runner creates the state folder
@@ -80,6 +80,8 @@ module.exports = {
     url: `http://127.0.0.1:${port}/api/status?token=${token}`,
     timeout: 120 * 1000,
     reuseExistingServer: false,
+    // SIGTERM, so that the server shuts its kernels down itself.
+    gracefulShutdown: { signal: 'SIGTERM', timeout: 10 * 1000 },
     env: {
       // Keep the user's own Jupyter configuration and state out of the check.
       JUPYTER_CONFIG_DIR: path.join(tmp, 'jupyter/config'),

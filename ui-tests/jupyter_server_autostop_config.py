@@ -5,5 +5,5 @@ test. `autostop.spec.ts` starts and stops this server itself.
 
 load_subconfig("jupyter_server_test_config.py")  # noqa: F821
 
-c.ServerApp.port = 8889  # noqa: F821
+c.ServerApp.port = 8961  # noqa: F821
 c.LocalBackend.auto_stop_duration = 90.0  # noqa: F821

@@ -6,7 +6,7 @@ starts and stops this server itself (the failing check must not reach the other 
 
 load_subconfig("jupyter_server_test_config.py")  # noqa: F821
 
-c.ServerApp.port = 8897  # noqa: F821
+c.ServerApp.port = 8964  # noqa: F821
 c.LocalBackend.workspaces = [  # noqa: F821
     {"id": "0", "name": "default"},
     {"id": "team-b", "name": "team-b", "description": "the second team"},

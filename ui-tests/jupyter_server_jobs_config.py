@@ -11,7 +11,7 @@ from jupyter_modelarts.store import Store
 
 load_subconfig("jupyter_server_test_config.py")  # noqa: F821
 
-c.ServerApp.port = 8891  # noqa: F821
+c.ServerApp.port = 8963  # noqa: F821
 
 _ENDED = (JobPhase.COMPLETED, JobPhase.FAILED, JobPhase.TERMINATED)
 _store = Store(os.path.join(c.ModelArtsApp.state_dir, "store.sqlite"))  # noqa: F821

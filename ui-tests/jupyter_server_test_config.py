@@ -15,10 +15,17 @@ from pathlib import Path
 
 from jupyterlab.galata import configure_jupyter_server
 
-configure_jupyter_server(c)  # noqa: F821
-
 _tmp = Path(tempfile.mkdtemp(prefix="jupyter-modelarts-ui-tests-"))
 atexit.register(shutil.rmtree, _tmp, ignore_errors=True)  # the image blob alone is 48 MB
+# galata makes temporary folders and a shell rc file it never removes: made in ours, they go
+# with it when the server stops.
+tempfile.tempdir = str(_tmp)
+try:
+    configure_jupyter_server(c)  # noqa: F821
+finally:
+    tempfile.tempdir = None
+# Off 8888, the demo's: see playwright.config.js for every test port.
+c.ServerApp.port = 8960  # noqa: F821
 for _name in ("root", "root/data", "state", "objects/bucket/datasets", "image"):
     (_tmp / _name).mkdir(parents=True, exist_ok=True)
 (_tmp / "objects/bucket/datasets/train.csv").write_text("x,y\n1,2\n")

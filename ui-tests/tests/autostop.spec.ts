@@ -3,12 +3,12 @@ import { expect, test } from '@jupyterlab/galata';
 import { TestServer } from './helpers';
 
 /**
- * This spec runs its own server (jupyter_server_autostop_config.py, port 8889) whose lease is
+ * This spec runs its own server (jupyter_server_autostop_config.py, port 8961) whose lease is
  * only 90 s long, so that the save of open documents one minute before auto-stop happens
  * while the test runs. The server is started here, not by Playwright's webServer, so that
  * its short lease starts when this test does.
  */
-const server = new TestServer('jupyter_server_autostop_config.py', 8889);
+const server = new TestServer('jupyter_server_autostop_config.py', 8961);
 
 test.use({ baseURL: server.url });
 

@@ -130,12 +130,12 @@ test('a failing /doctor degrades only the Checks section', async ({ page }) => {
 });
 
 /**
- * This server (jupyter_server_checks_config.py, port 8897) has a second workspace and an
+ * This server (jupyter_server_checks_config.py, port 8964) has a second workspace and an
  * image size limit no disk has room for, so that `local:disk` fails there; it runs only for
  * these tests, so the other specs never see the failing check.
  */
 test.describe('a server with a failing check and two workspaces', () => {
-  const server = new TestServer('jupyter_server_checks_config.py', 8897);
+  const server = new TestServer('jupyter_server_checks_config.py', 8964);
 
   test.use({ baseURL: server.url });
 

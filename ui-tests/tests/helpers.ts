@@ -123,6 +123,13 @@ export class TestServer {
    * Start the server and wait until the extension answers.
    */
   async start(): Promise<void> {
+    // A server already on the port would answer in place of ours: refuse rather than test it.
+    const found = await fetch(`${this.url}/api`).catch(() => null);
+    if (found) {
+      throw new Error(
+        `port ${this.port} is taken (answered ${found.status}); stop what runs there`
+      );
+    }
     this._process = spawn('jupyter', ['lab', '--config', this.config], {
       cwd: path.resolve(__dirname, '..'),
       stdio: 'ignore',

@@ -180,7 +180,7 @@ test('the list sorts and filters; the main-area view has more columns and reopen
 
 test.describe('a history of 1,000 jobs', () => {
   // Its own server, whose job store holds 1,000 ended jobs before it starts.
-  const server = new TestServer('jupyter_server_jobs_config.py', 8891);
+  const server = new TestServer('jupyter_server_jobs_config.py', 8963);
   test.use({ baseURL: server.url });
   test.beforeAll(() => server.start());
   test.afterAll(() => server.stop());
