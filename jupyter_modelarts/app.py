@@ -19,6 +19,7 @@ from .backends import auto_backend
 from .backends.base import Backend
 from .doctor import Doctor
 from .events import Watcher, event_schemas
+from .i18n import LanguageChoice
 from .store import Store, StoreInUse
 
 #: Where kernels started by this server find its REST API, and the key they call it with: a
@@ -160,6 +161,7 @@ class ModelArtsApp(ExtensionApp):
             self.unavailable = str(err)
             self.log.error("jupyter_modelarts: %s", err)
             return
+        self.settings["modelarts_languages"] = LanguageChoice(self.store)
         self.backend = self.backend_class(
             parent=self,
             store=self.store,
@@ -173,8 +175,13 @@ class ModelArtsApp(ExtensionApp):
             self.backend, self.serverapp.event_logger.emit, self.log, self.heartbeat_s
         )
         self.settings["modelarts_watcher"] = self.watcher
+        languages = self.settings["modelarts_languages"]
         self.doctor = Doctor(
-            self.backend, self.watcher.doctor_changed, self.log, self.doctor_timeout_s
+            self.backend,
+            # Pushed to every tab: in the language the frontend last sent.
+            lambda report: self.watcher.doctor_changed(report, languages.language),
+            self.log,
+            self.doctor_timeout_s,
         )
         self.settings["modelarts_doctor"] = self.doctor
         self.log.info("jupyter_modelarts: %s backend, state in %s", self.backend.name, state_dir)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .backends.base import Backend
+from .i18n import N_
 from .models import Check, CheckStatus, DoctorReport, ModelArtsError, now_ms
 
 
@@ -105,14 +106,14 @@ class Doctor:
         try:
             checks = await asyncio.wait_for(self.backend.run_checks(workspace_id), self.timeout_s)
         except asyncio.TimeoutError:
-            reason = (
+            reason = N_(
                 f"the checks did not end within {self.timeout_s:g} s "
                 "(c.ModelArtsApp.doctor_timeout_s)"
             )
             self.log.warning("jupyter_modelarts: %s", reason)
             checks = [_broken(reason)]
         except asyncio.CancelledError:
-            reason = "the server stopped during the checks"
+            reason = N_("the server stopped during the checks")
             self.log.info("jupyter_modelarts: %s", reason)
             self._end(workspace_id, [_broken(reason)])
             raise
@@ -121,7 +122,7 @@ class Doctor:
             checks = [_broken(f"the checks could not run: {err.message}")]
         except Exception as err:  # unforeseen: still a report, and the traceback logged
             self.log.exception("jupyter_modelarts: the checks could not run")
-            reason = f"internal error: {type(err).__name__}: {err}"
+            reason = N_(f"internal error: {type(err).__name__}: {err}")
             checks = [_broken(f"the checks could not run: {reason}")]
         return self._end(workspace_id, checks)
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from .backends.base import Backend
+from .i18n import translate_report
 from .models import (
     DoctorReport,
     ImageSnapshot,
@@ -150,6 +151,27 @@ def _lease_state(lease: Lease) -> dict[str, Any]:
     return {k: v for k, v in lease.to_json().items() if k != "remaining_s"}
 
 
+#: How far an IDLE lease's projected stop may move before subscribers are told again.
+IDLE_MOVE_MS = 60_000
+
+
+def _lease_moved(told: dict[str, Any] | None, state: dict[str, Any]) -> bool:
+    """Whether subscribers must hear of ``state``: any change, except that an IDLE lease's stop
+    moves with every bit of activity, so it counts once it moved by more than a minute (or
+    appeared or went: busy to idle and back)."""
+    if told is None or told.get("type") != "IDLE" or state["type"] != "IDLE":
+        return told != state
+    moving = ("stop_at", "idle_since")
+    if {k: v for k, v in told.items() if k not in moving} != {
+        k: v for k, v in state.items() if k not in moving
+    }:
+        return True
+    before, after = told["stop_at"], state["stop_at"]
+    if before is None or after is None:
+        return before != after
+    return abs(after - before) > IDLE_MOVE_MS
+
+
 class Watcher:
     """Watches the backend for everybody and emits each change it finds as an event.
 
@@ -265,6 +287,11 @@ class Watcher:
         self._published["lease"].add("")
         self._tell_lease(lease)
 
+    def lease_touched(self) -> None:
+        """Activity may have moved an IDLE lease's stop: look at the lease at once."""
+        if "lease" in self._wake:
+            self._wake["lease"].set()
+
     def mount_changed(self, mount: Mount) -> None:
         self._publish("mounts", mount.id)
         self._tell_mount(mount.to_json())
@@ -284,8 +311,9 @@ class Watcher:
         self._jobs.pop(job.id, None)
         self._tell_deleted(JobSummary.of(job).to_json(), [t.to_json() for t in job.tasks])
 
-    def doctor_changed(self, report: DoctorReport) -> None:
-        self._emit(DOCTOR_EVENT, {"report": report.to_json()})
+    def doctor_changed(self, report: DoctorReport, language: str | None = None) -> None:
+        """Tell the report, its checks' text in ``language`` (the frontend's last one)."""
+        self._emit(DOCTOR_EVENT, {"report": translate_report(report.to_json(), language)})
 
     def workspace_changed(self, workspace: Workspace) -> None:
         self._emit(WORKSPACE_EVENT, {"workspace": workspace.to_json()})
@@ -332,7 +360,7 @@ class Watcher:
 
     async def _look_at_lease(self) -> bool:
         lease = await self.backend.get_lease()
-        if "" not in self._published["lease"] and _lease_state(lease) != self._lease:
+        if "" not in self._published["lease"] and _lease_moved(self._lease, _lease_state(lease)):
             self._tell_lease(lease)
         return False
 

@@ -22,6 +22,15 @@ from .app import KERNEL_KEY_HEADER, NAMESPACE
 from .backends.base import Backend, LogFile
 from .doctor import Doctor
 from .events import Watcher
+from .i18n import HEADER as LANGUAGE_HEADER
+from .i18n import (
+    N_,
+    LanguageChoice,
+    kernel_messages,
+    parse_language,
+    translate,
+    translate_report,
+)
 from .models import (
     JOB_ORDERS,
     JOB_SORTS,
@@ -35,6 +44,7 @@ from .models import (
     PayloadTooLarge,
     check_body,
     parse_lease_duration,
+    parse_lease_type,
     parse_workspace_id,
 )
 
@@ -68,7 +78,9 @@ class ModelArtsHandler(ExtensionHandlerMixin, APIHandler):
     async def prepare(self):
         supplied = self.request.headers.get(KERNEL_KEY_HEADER)
         if supplied is None:
-            return await super().prepare()
+            await super().prepare()
+            self._note_language()
+            return
         if not self.check_host():
             raise web.HTTPError(403)
         key = self.settings["modelarts_kernel_key"]
@@ -76,6 +88,33 @@ class ModelArtsHandler(ExtensionHandlerMixin, APIHandler):
             raise web.HTTPError(403, "the kernel key is not this server's; restart the kernel")
         self.from_kernel = True
         self.current_user = self._jupyter_current_user = KERNEL_USER
+
+    @property
+    def languages(self) -> LanguageChoice | None:
+        """The last language the frontend sent (None where the store could not open)."""
+        return self.settings.get("modelarts_languages")
+
+    def _note_language(self) -> None:
+        # The frontend's language becomes the server's: kernels (which send none) follow it.
+        if not self.current_user or self.languages is None:
+            return  # refused later, or nowhere to keep it
+        language = self.request_language()
+        if language:
+            self.languages.seen(language)
+
+    def request_language(self) -> str | None:
+        """The language this request asked (``X-ModelArts-Language``), else the one the
+        frontend last sent, else None (English)."""
+        try:
+            asked = parse_language(self.request.headers.get(LANGUAGE_HEADER))
+        except ValueError:
+            raise InvalidRequest(
+                f"{LANGUAGE_HEADER} must be a language code such as en or zh-CN",
+                field=LANGUAGE_HEADER,
+            ) from None
+        if asked:
+            return asked
+        return self.languages.language if self.languages is not None else None
 
     @property
     def backend(self) -> Backend:
@@ -170,7 +209,14 @@ class ModelArtsHandler(ExtensionHandlerMixin, APIHandler):
         if isinstance(error, ModelArtsError):
             self.set_status(error.status)
             self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps(error.to_json()))
+            body = error.to_json()
+            try:
+                language = self.request_language()
+            except InvalidRequest:
+                language = None  # the error may be about the header itself
+            # The one place errors leave the server: in the language of the request.
+            body["message"] = translate(error.message, language)
+            self.finish(json.dumps(body))
         else:
             super().write_error(status_code, **kwargs)
 
@@ -201,11 +247,22 @@ class LeaseHandler(ModelArtsHandler):
 
     @api
     async def patch(self):
-        """{duration_s} → Lease, renewed from now."""
-        duration_s = parse_lease_duration(self.json_body())
-        lease = await self.backend.renew_lease(duration_s)
+        """{duration_s, type?} → Lease, renewed from now (type TIMING or IDLE switches)."""
+        body = self.json_body()
+        kind = parse_lease_type(body)
+        lease = await self.backend.renew_lease(parse_lease_duration(body), kind)
         self.watcher.lease_changed(lease)
         self.reply(lease.to_json())
+
+
+class ActivityHandler(ModelArtsHandler):
+    @api
+    async def post(self):
+        """The user acted in a browser → 204 (it counts for an IDLE lease)."""
+        await self.backend.note_activity()
+        self.watcher.lease_touched()
+        self.set_status(204)
+        self.finish()
 
 
 class MountsHandler(ModelArtsHandler):
@@ -359,7 +416,7 @@ class RangeNotSatisfiable(ModelArtsError):
 
 
 _RANGE_SPEC = re.compile(r"(\d*)-(\d*)", re.ASCII)
-_RANGE_HELP = "Range must be bytes=first-last, bytes=first- or bytes=-length"
+_RANGE_HELP = N_("Range must be bytes=first-last, bytes=first- or bytes=-length")
 
 
 def _position(digits: str) -> int:
@@ -373,7 +430,11 @@ def _range_spec(text: str) -> tuple[int | None, int | None]:
         raise InvalidRequest(_RANGE_HELP, field="Range")
     first, last = (_position(digits) if digits else None for digits in found.groups())
     if first is not None and last is not None and first > last:
-        raise InvalidRequest(f"{_RANGE_HELP}, first no more than last", field="Range")
+        raise InvalidRequest(
+            "Range must be bytes=first-last, bytes=first- or bytes=-length, first no more than "
+            "last",
+            field="Range",
+        )
     return first, last
 
 
@@ -505,12 +566,12 @@ class DoctorHandler(ModelArtsHandler):
     @api
     async def get(self):
         """→ DoctorReport: the last one (waiting for the first run to end)."""
-        self.reply((await self.doctor.first()).to_json())
+        self.reply(translate_report((await self.doctor.first()).to_json(), self.request_language()))
 
     @api
     async def post(self):
         """→ DoctorReport of a run now (joining one in progress)."""
-        self.reply((await self.doctor.run()).to_json())
+        self.reply(translate_report((await self.doctor.run()).to_json(), self.request_language()))
 
 
 @functools.cache
@@ -522,6 +583,18 @@ def openapi_document() -> dict[str, Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(os.path.join(os.path.dirname(__file__), "openapi.yaml")) as f:
         return yaml.load(f, Loader=loader)
+
+
+class I18nHandler(ModelArtsHandler):
+    @api
+    async def get(self):
+        """→ {language, messages}: the language of the request, else the frontend's last one,
+        and the catalogue's messages in it (``msgid → text``), for kernels to speak it;
+        ``?known=<language>``: messages null when that is still the language."""
+        answer = kernel_messages(self.request_language())
+        if self.get_query_argument("known", None) == answer["language"]:
+            answer["messages"] = None
+        self.reply(answer)
 
 
 class OpenAPIHandler(ModelArtsHandler):
@@ -541,6 +614,7 @@ def route_table() -> list[tuple[str, type[ModelArtsHandler]]]:
     routes = [
         ("instance", InstanceHandler),
         ("lease", LeaseHandler),
+        ("activity", ActivityHandler),
         ("mounts", MountsHandler),
         (f"mounts/{ident.format('mount_id')}", MountHandler),
         ("images", ImagesHandler),
@@ -556,6 +630,7 @@ def route_table() -> list[tuple[str, type[ModelArtsHandler]]]:
         ("workspaces", WorkspacesHandler),
         ("workspaces/current", CurrentWorkspaceHandler),
         ("doctor", DoctorHandler),
+        ("i18n", I18nHandler),
         ("openapi.json", OpenAPIHandler),
     ]
     return [(rf"/{NAMESPACE}/{path}", handler) for path, handler in routes]

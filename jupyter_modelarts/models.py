@@ -207,7 +207,9 @@ class Engine(_Wire):
 
 @dataclass
 class Lease(_Wire):
-    """Auto-stop state. ``stop_at`` is epoch ms; ``remaining_s`` is computed at read time."""
+    """Auto-stop state. ``stop_at`` is epoch ms; ``remaining_s`` is computed at read time.
+    IDLE: ``duration_s`` is the idle period; ``stop_at`` is the stop if nothing happens from now
+    on, null while ``busy`` lists reasons (or where the backend cannot know)."""
 
     enabled: bool
     type: str = "TIMING"
@@ -215,6 +217,8 @@ class Lease(_Wire):
     renewed_at: int | None = None
     stop_at: int | None = None
     remaining_s: float | None = None
+    idle_since: int | None = None
+    busy: list[str] | None = None
 
 
 @dataclass
@@ -226,10 +230,25 @@ class Instance(_Wire):
     flavor: Flavor
     image: str | None = None
     lease: Lease | None = None
+    #: Local backend: the folder standing for OBS (a bucket is a folder in it); None elsewhere.
+    object_store_root: str | None = None
 
 
 LEASE_MIN_S = 3600
 LEASE_MAX_S = 72 * 3600
+
+
+LEASE_TYPES = ("TIMING", "IDLE")
+
+
+def parse_lease_type(body: dict[str, Any]) -> str | None:
+    """The kind of lease a renewal asks for (``TIMING`` or ``IDLE``), or None to keep it."""
+    value = body.get("type")
+    if value is None:
+        return None
+    if value not in LEASE_TYPES:
+        raise InvalidRequest(f"type must be TIMING or IDLE, got {value!r}", field="type")
+    return value
 
 
 def parse_lease_duration(body: dict[str, Any]) -> int:

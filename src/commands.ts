@@ -15,7 +15,7 @@ import {
   stopIcon
 } from '@jupyterlab/ui-components';
 
-import { formatRemaining } from './api/countdown';
+import { formatRemaining, formatSpan } from './api/countdown';
 import { IModelArtsModel } from './api/interfaces';
 import { ModelArtsService } from './api/service';
 import { CommandIDs } from './commandids';
@@ -108,12 +108,17 @@ export function registerCommands(
         return;
       }
       try {
-        await model.renew(Number(args.hours));
+        const lease = await model.renew(Number(args.hours));
         Notification.success(
-          trans.__(
-            'Auto-stop renewed: the instance stops in %1.',
-            formatRemaining(model.countdown.remaining() ?? 0)
-          ),
+          lease.type === 'IDLE'
+            ? trans.__(
+                'Auto-stop renewed: the instance stops after %1 idle.',
+                formatSpan((lease.duration_s ?? 0) * 1000)
+              )
+            : trans.__(
+                'Auto-stop renewed: the instance stops in %1.',
+                formatRemaining(model.countdown.remaining() ?? 0)
+              ),
           { autoClose: 4000 }
         );
       } catch (error) {

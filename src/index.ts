@@ -16,7 +16,10 @@ import { IModelArtsModel } from './api/interfaces';
 import type { JobView } from './jobview/jobview';
 import { ModelArtsModel } from './api/model';
 import { ISavable, Notifier } from './notify';
+import { ActivityReporter } from './activity';
 import { ModelArtsService } from './api/service';
+import { setRequestLanguage } from './api/request';
+import { setDisplayLocale } from './ui/dom';
 import { ModelArtsSidebar } from './panel/sidebar';
 import { AutoStopStatus } from './statusbar/statusbar';
 import { outputsPlugin } from './cells';
@@ -56,6 +59,9 @@ const plugin: JupyterFrontEndPlugin<IModelArtsModel> = {
     fileBrowser: IDefaultFileBrowser | null
   ): IModelArtsModel => {
     const trans = (translator ?? nullTranslator).load('jupyter_modelarts');
+    // The server answers errors in this language, and its kernels follow it.
+    setRequestLanguage((translator ?? nullTranslator).languageCode);
+    setDisplayLocale((translator ?? nullTranslator).languageCode);
     const service = new ModelArtsService({
       serverSettings: app.serviceManager.serverSettings
     });
@@ -136,6 +142,8 @@ const plugin: JupyterFrontEndPlugin<IModelArtsModel> = {
         sidebar.checks.reveal();
       }
     });
+
+    new ActivityReporter(model);
 
     registerCommands(app, {
       model,

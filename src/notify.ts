@@ -75,8 +75,12 @@ export class Notifier {
     if (remaining === null || stopAt === null) {
       return;
     }
-    // One warning per threshold and lease: a renewal moves stopAt and re-arms them.
-    const lease = String(Math.round(stopAt / 1000));
+    const idle = model.countdown.kind === 'IDLE';
+    // One warning per threshold and lease: a renewal moves stopAt and re-arms them (so does
+    // activity, for an IDLE lease: its projected stop is a new one, to the minute).
+    const lease = idle
+      ? `idle ${Math.round(stopAt / 60000)}`
+      : String(Math.round(stopAt / 1000));
     const critical = remaining <= criticalMinutes * 60000;
     const warning = remaining <= warningMinutes * 60000;
     if (critical && this._done.get('save') !== lease) {
@@ -87,23 +91,47 @@ export class Notifier {
     } else if (warning && !critical && this._done.get('warning') !== lease) {
       this._done.set('warning', lease);
       this._warn(
-        trans.__(
-          'This instance stops in %1 unless auto-stop is renewed.',
-          formatRemaining(remaining)
-        ),
+        idle
+          ? trans.__(
+              'This instance has been idle and stops in %1 if nothing happens.',
+              formatRemaining(remaining)
+            )
+          : trans.__(
+              'This instance stops in %1 unless auto-stop is renewed.',
+              formatRemaining(remaining)
+            ),
         'warning'
       );
     }
   }
 
   private _warn(message: string, type: 'warning' | 'error'): void {
-    const { trans, renew } = this._options;
+    const { model, trans, renew } = this._options;
     if (this._warningId) {
       Notification.dismiss(this._warningId);
     }
+    // IDLE: keeping on working is enough; the click is activity, told at once (not throttled).
+    const keepWorking =
+      model.countdown.kind === 'IDLE'
+        ? [
+            {
+              label: trans.__('Keep working'),
+              caption: trans.__(
+                'Count this as activity: the idle period starts again'
+              ),
+              displayType: 'accent' as const,
+              callback: () => {
+                model.noteActivity().catch(error => {
+                  console.warn('Could not report activity', error);
+                });
+              }
+            }
+          ]
+        : [];
     this._warningId = Notification.emit(message, type, {
       autoClose: false,
       actions: [
+        ...keepWorking,
         {
           label: trans.__('Renew 1 hour'),
           caption: trans.__('Renew auto-stop for 1 hour from now'),
@@ -122,7 +150,12 @@ export class Notifier {
     const { trans, documents, saveBeforeStop } = this._options;
     const when = formatRemaining(remaining);
     if (!saveBeforeStop()) {
-      this._warn(trans.__('This instance stops in %1.', when), 'error');
+      this._warn(
+        this._options.model.countdown.kind === 'IDLE'
+          ? trans.__('This instance stops in %1 if nothing happens.', when)
+          : trans.__('This instance stops in %1.', when),
+        'error'
+      );
       return;
     }
     const { saved, failed } = await saveDirty(documents());

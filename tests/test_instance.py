@@ -16,6 +16,8 @@ async def test_instance_reads_the_machine(api):
         "renewed_at": None,
         "stop_at": None,
         "remaining_s": None,
+        "idle_since": None,
+        "busy": None,
     }
     assert (await api.get("instance"))["id"] == body["id"]
 

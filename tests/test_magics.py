@@ -343,6 +343,21 @@ def test_lease_renewals_are_answered_in_the_users_units(kernel, server):
     assert "a lease lasts at least 60 min; 30 min is too short" in out["stderr"]
 
 
+def test_lease_kind_is_shown_and_switched(kernel, server):
+    out = run(kernel, "%ma_lease renew 2h --idle")
+    assert out["stdout"] == "Lease renewed: the instance stops after 2 h idle\n", out
+    assert server.call("GET", "lease")["type"] == "IDLE"
+    [shown] = run(kernel, "%ma_lease")["data"]
+    # The kernel asking may itself be seen busy.
+    assert shown["text/plain"].startswith("Idle auto-stop after 2 h idle"), shown
+    assert "if nothing happens" in shown["text/plain"] or "busy (kernel)" in shown["text/plain"]
+    out = run(kernel, "%ma_lease renew 1h --timing")
+    assert out["stdout"].startswith("Lease renewed for 1 h: the instance stops at "), out
+    assert server.call("GET", "lease")["type"] == "TIMING"
+    assert "(fixed time)" in run(kernel, "%ma_lease")["data"][-1]["text/plain"]
+    assert "go with renew" in run(kernel, "%ma_lease --idle")["stderr"]
+
+
 @pytest.mark.parametrize(
     ("line", "expected"),
     [

@@ -332,6 +332,10 @@ async def instance_and_lease(c):
             "PATCH", "lease", {"duration_s": duration}, expect=400, body_valid=False
         )
         assert error["field"] == "duration_s"
+    body = {"duration_s": 7200, "type": "SOMETIMES"}
+    error = await c.call("PATCH", "lease", body, expect=400, body_valid=False)
+    assert error["field"] == "type"
+    await c.call("POST", "activity", expect=204)
 
 
 async def mounts(c, ma_dirs):
@@ -583,6 +587,9 @@ async def test_lease_renewal_with_auto_stop(api, doc, auto_stop):
     assert instance["lease"]["stop_at"] == renewed["stop_at"]
     error = await c.call("PATCH", "lease", {"duration_s": 3599.5}, expect=400, body_valid=False)
     assert error["field"] == "duration_s"
+    idle = await c.call("PATCH", "lease", {"duration_s": 3600, "type": "IDLE"}, expect=200)
+    assert idle["type"] == "IDLE" and idle["busy"] == [] and idle["idle_since"] >= before
+    assert idle["stop_at"] == idle["idle_since"] + 3600 * 1000
     assert ("patch", "/lease", 200) in c.seen
 
 
@@ -593,6 +600,14 @@ ELSEWHERE = {("patch", "/lease", 200): test_lease_renewal_with_auto_stop}
 async def test_session_matches_the_contract(api, doc, ma_dirs, jp_root_dir):
     c = Contract(api, doc)
     await c.call("GET", "openapi.json", expect=200)
+    # The language for kernels: its messages, then none when the caller has them already.
+    assert (await c.call("GET", "i18n", expect=200))["language"] == "en"
+    assert (await c.call("GET", "i18n", expect=200, known="en"))["messages"] is None
+    zh = {"X-ModelArts-Language": "zh-CN"}
+    await c.raw("GET", "i18n", headers={"X-ModelArts-Language": "zh CN"}, expect=400)
+    assert (await c.raw("GET", "i18n", headers=zh, expect=200))["messages"]
+    # Back to English: the language sticks, and the rest of the session reads English errors.
+    await c.raw("GET", "i18n", headers={"X-ModelArts-Language": "en"}, expect=200)
     await instance_and_lease(c)
     await workspaces_and_doctor(c)
     await mounts(c, ma_dirs)

@@ -206,7 +206,12 @@ class Backend(LoggingConfigurable, metaclass=_BackendMeta):
     async def get_lease(self) -> Lease: ...
 
     @abc.abstractmethod
-    async def renew_lease(self, duration_s: int) -> Lease: ...
+    async def renew_lease(self, duration_s: int, kind: str | None = None) -> Lease:
+        """Renew from now; ``kind`` (TIMING or IDLE) switches the kind, None keeps it."""
+
+    async def note_activity(self) -> None:
+        """The user acted in a browser (``POST /activity``); a backend that measures idleness
+        itself ignores it."""
 
     @abc.abstractmethod
     async def list_mounts(self) -> list[Mount]: ...

@@ -15,6 +15,8 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
+from .i18n import N_, _
+
 # The same names as in jupyter_modelarts.app; importing app would pull in jupyter_server, which
 # a kernel's environment may not have.
 URL_VARIABLE = "JUPYTER_MODELARTS_URL"
@@ -24,13 +26,15 @@ KEY_HEADER = "X-Jupyter-ModelArts-Key"
 
 #: What to do, by HTTP status, after the server's own message.
 _HINTS = {
-    403: "check the cloud credentials' IAM permissions (or restart the kernel if the server "
-    "was restarted)",
-    502: "ModelArts refused or failed the call; retry, or quote the request id to support",
-    503: "the backend cannot serve now: check the server's ModelArts configuration and network",
+    403: N_(
+        "check the cloud credentials' IAM permissions (or restart the kernel if the server "
+        "was restarted)"
+    ),
+    502: N_("ModelArts refused or failed the call; retry, or quote the request id to support"),
+    503: N_("the backend cannot serve now: check the server's ModelArts configuration and network"),
 }
 #: Where the agency's rights are granted, as the ModelArts console names it.
-AGENCY_CONSOLE = (
+AGENCY_CONSOLE = N_(
     "ModelArts console → 全局配置 (Global Configuration) → 添加授权 (Add Authorization)"
 )
 
@@ -79,15 +83,18 @@ def _json(content: bytes) -> Any:
 def _denied_hint(iam_action: str, agency: bool) -> str:
     """Whose right a 403 lacks and how to grant it."""
     if agency:
-        return (
-            f"it is ModelArts' agency (委托) that lacks {iam_action}, not your IAM user: an "
-            f"administrator adds or extends the agency in the {AGENCY_CONSOLE}, or its policies "
-            "in IAM (%ma_doctor checks the rest)"
+        return _(
+            "it is ModelArts' agency (委托) that lacks {action}, not your IAM user: an "
+            "administrator adds or extends the agency in the {console}, or its policies "
+            "in IAM (%ma_doctor checks the rest)",
+            action=iam_action,
+            console=_(AGENCY_CONSOLE),
         )
-    return (
-        f"your IAM user lacks {iam_action}: ask the account's IAM administrator to grant it (in "
+    return _(
+        "your IAM user lacks {action}: ask the account's IAM administrator to grant it (in "
         "strict authorization mode every action must be granted explicitly; %ma_doctor checks "
-        "the rest)"
+        "the rest)",
+        action=iam_action,
     )
 
 
@@ -98,10 +105,10 @@ def error_from_response(status: int, reason: str, content: bytes) -> ModelArtsEr
         body = {}
     message = body.get("message") or f"HTTP {status} {reason}"
     if body.get("request_id") and str(body["request_id"]) not in message:
-        message += f" (request id {body['request_id']})"
+        message += _(" (request id {id})", id=body["request_id"])
     iam_action = body.get("iam_action") if isinstance(body.get("iam_action"), str) else None
     agency = body.get("agency") is True
-    hint = _HINTS.get(status)
+    hint = _(_HINTS[status]) if status in _HINTS else None
     if status == 403 and iam_action and body.get("reason") == "PermissionDenied":
         # The cloud backend's message names the action and whose right it is already.
         said = iam_action in message and (not agency or "委托" in message)
@@ -149,7 +156,9 @@ class Client:
         self.cafile = cafile
         parts = urllib.parse.urlsplit(self.url)
         if parts.scheme not in ("http", "https", "http+unix"):
-            raise ModelArtsError(f"{URL_VARIABLE} has an unknown scheme: {url!r}")
+            raise ModelArtsError(
+                _("{variable} has an unknown scheme: {url}", variable=URL_VARIABLE, url=repr(url))
+            )
         self._scheme = parts.scheme
         self._netloc = parts.netloc
         self._base_path = parts.path
@@ -160,9 +169,12 @@ class Client:
         url = environ.get(URL_VARIABLE)
         if not url:
             raise ModelArtsError(
-                f"no Jupyter server with jupyter_modelarts behind this kernel ({URL_VARIABLE} "
-                "is not set); open the notebook in JupyterLab or Jupyter Server with the "
-                "extension enabled (jupyter server extension list)"
+                _(
+                    "no Jupyter server with jupyter_modelarts behind this kernel ({variable} "
+                    "is not set); open the notebook in JupyterLab or Jupyter Server with the "
+                    "extension enabled (jupyter server extension list)",
+                    variable=URL_VARIABLE,
+                )
             )
         return cls(url, environ.get(KEY_VARIABLE, ""), cafile=environ.get(CAFILE_VARIABLE))
 
@@ -207,8 +219,11 @@ class Client:
             return response, response.read()
         except (OSError, http.client.HTTPException) as error:
             raise ModelArtsError(
-                f"cannot reach the Jupyter server at {self.url} "
-                f"({error or type(error).__name__}); is it still running?"
+                _(
+                    "cannot reach the Jupyter server at {url} ({error}); is it still running?",
+                    url=self.url,
+                    error=error or type(error).__name__,
+                )
             ) from None
         finally:
             connection.close()
@@ -231,11 +246,18 @@ class Client:
         """The instance, within 2 s: proves the server and its extension answer."""
         return self.request("GET", "instance", timeout=2.0)
 
+    def instance(self) -> dict[str, Any]:
+        return self.request("GET", "instance")
+
     def lease(self) -> dict[str, Any]:
         return self.request("GET", "lease")
 
-    def renew_lease(self, duration_s: float) -> dict[str, Any]:
-        return self.request("PATCH", "lease", json_body={"duration_s": duration_s})
+    def renew_lease(self, duration_s: float, kind: str | None = None) -> dict[str, Any]:
+        """Renew from now; ``kind`` TIMING or IDLE switches the kind, None keeps it."""
+        body: dict[str, Any] = {"duration_s": duration_s}
+        if kind:
+            body["type"] = kind
+        return self.request("PATCH", "lease", json_body=body)
 
     def jobs(
         self, limit: int = 50, offset: int = 0, workspace_id: str | None = None
@@ -317,6 +339,11 @@ class Client:
 
     def use_workspace(self, workspace_id: str) -> dict[str, Any]:
         return self.request("PUT", "workspaces/current", json_body={"id": workspace_id})
+
+    def i18n(self, known: str | None = None) -> dict[str, Any]:
+        """``{language, messages}``: the user's language and the messages in it; ``messages``
+        is null when ``known`` is that language already."""
+        return self.request("GET", "i18n", params={"known": known} if known else None)
 
     def doctor(self, refresh: bool = False, timeout: float | None = None) -> dict[str, Any]:
         """The server's report of its checks (it waits for the first run); ``refresh`` runs

@@ -11,6 +11,7 @@ from IPython import get_ipython
 from IPython.display import display, update_display
 
 from .client import Client, ModelArtsError
+from .i18n import _
 from .views import (
     FINAL_PHASES,
     TAIL_BYTES,
@@ -31,10 +32,22 @@ class JobFailed(Exception):
 
     def __init__(self, job: Job):
         info = job._job
-        text = f"job {job.id} ({info['name']}) ended {info['phase']}"
         if info.get("message"):
-            text += f": {info['message']}"
-        super().__init__(f"{text}; its log: %ma_train logs {job.id}")
+            text = _(
+                "job {id} ({name}) ended {phase}: {message}; its log: %ma_train logs {id}",
+                message=info["message"],
+                id=job.id,
+                name=info["name"],
+                phase=info["phase"],
+            )
+        else:
+            text = _(
+                "job {id} ({name}) ended {phase}; its log: %ma_train logs {id}",
+                id=job.id,
+                name=info["name"],
+                phase=info["phase"],
+            )
+        super().__init__(text)
         self.job = job
 
 
@@ -43,8 +56,11 @@ class FollowInterrupted(KeyboardInterrupt):
 
     def __init__(self, job: Job):
         super().__init__(
-            f"stopped waiting; job {job.id} goes on ({job._job['phase']}). "
-            f"Stop it with: %ma_train stop {job.id}"
+            _(
+                "stopped waiting; job {id} goes on ({phase}). Stop it with: %ma_train stop {id}",
+                id=job.id,
+                phase=job._job["phase"],
+            )
         )
         self.job = job
 
@@ -54,8 +70,13 @@ class WaitTimeout(TimeoutError):
 
     def __init__(self, job: Job, timeout: float):
         super().__init__(
-            f"job {job.id} is still {job._job['phase']} after {timeout:g} s; wait again, or "
-            f"stop it with: %ma_train stop {job.id}"
+            _(
+                "job {id} is still {phase} after {seconds} s; wait again, or stop it with: "
+                "%ma_train stop {id}",
+                id=job.id,
+                phase=job._job["phase"],
+                seconds=f"{timeout:g}",
+            )
         )
         self.job = job
 

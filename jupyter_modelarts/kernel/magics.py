@@ -18,8 +18,10 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.display import display, update_display
 
 from .client import Client, ModelArtsError
+from .i18n import N_, _, follow
 from .jobs import Job, JobFailed, install_one_line_errors
 from .views import (
+    IMAGE_ENDED,
     WIDGET_MIME,
     DoctorReport,
     clock,
@@ -39,7 +41,7 @@ LEASE_MAX_S = 72 * 3600
 #: (c.ModelArtsApp.doctor_timeout_s), so the cell shows the report and not a timeout.
 DOCTOR_TIMEOUT_S = 300.0
 
-HELP = """\
+HELP = N_("""\
 jupyter_modelarts magics (add -h to any of them for its options):
   %ma_doctor [--refresh]        whether credentials, agency, OBS, rights and workspace allow work
   %%ma_train [options]          run the cell as a training job (--follow, --no-wait, --as NAME)
@@ -50,10 +52,10 @@ jupyter_modelarts magics (add -h to any of them for its options):
   %ma_train stop ID             stop a job;  %ma_train delete ID  forget an ended one
   %ma_mount obs://bucket/path/ /data/name/   mount an OBS folder;  %ma_mount list
   %ma_unmount /data/name/       remove a mount (the data stays in OBS)
-  %ma_lease                     the auto-stop countdown;  %ma_lease renew 4h  (1h to 72h)
-  %ma_image save name:tag [--namespace ns]   save this instance as an image
-  %ma_image status ID           progress of an image save;  %ma_image list  the saved images
-  %ma_workspace                 the workspaces, and the current one;  %ma_workspace use ID"""
+  %ma_lease                     the auto-stop lease;  %ma_lease renew 4h [--idle|--timing]
+  %ma_image save name:tag [--namespace ns] [--wait]   save this instance as an image
+  %ma_image status ID [--wait]  progress of an image save;  %ma_image list  the saved images
+  %ma_workspace                 the workspaces, and the current one;  %ma_workspace use ID""")
 
 
 class _Help(Exception):
@@ -64,7 +66,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error in the cell instead of exiting the kernel."""
 
     def error(self, message: str):
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} -h)")
+        raise UsageError(_("{prog}: {message} (see {prog} -h)", prog=self.prog, message=message))
 
     def exit(self, status: int = 0, message: str | None = None):
         if message:
@@ -75,7 +77,7 @@ class _Parser(argparse.ArgumentParser):
 def _pair(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+        raise argparse.ArgumentTypeError(_("expected NAME=VALUE, got {text}", text=repr(text)))
     return name, value
 
 
@@ -95,7 +97,9 @@ def parse_duration(text: str) -> float:
         return float(text) * 3600
     parts = re.findall(r"(\d+(?:\.\d+)?)([dhms])", text)
     if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"cannot read {text!r} as a duration; write e.g. 4h, 90m or 2h30m")
+        raise ValueError(
+            _("cannot read {text} as a duration; write e.g. 4h, 90m or 2h30m", text=repr(text))
+        )
     unit = {"d": 86400, "h": 3600, "m": 60, "s": 1}
     return sum(float(n) * unit[u] for n, u in parts)
 
@@ -109,7 +113,7 @@ def duration_unit(text: str) -> str:
 def _workspace_id(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", text):
         raise argparse.ArgumentTypeError(
-            f"expected a workspace id (1-64 letters, digits, - or _), got {text!r}"
+            _("expected a workspace id (1-64 letters, digits, - or _), got {text}", text=repr(text))
         )
     return text
 
@@ -119,35 +123,37 @@ def _add_workspace(parser: argparse.ArgumentParser, what: str) -> None:
         "--workspace",
         type=_workspace_id,
         metavar="ID",
-        help=f"{what} (default: the current one; %%ma_workspace lists them)",
+        help=_("{what} (default: the current one; %%ma_workspace lists them)", what=what),
     )
 
 
 def _identifier(text: str) -> str:
     if not text.isidentifier() or keyword.iskeyword(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a Python name")
+        raise argparse.ArgumentTypeError(_("{text} is not a Python name", text=repr(text)))
     return text
 
 
 def _train_cell_parser() -> _Parser:
-    parser = _Parser(prog="%%ma_train", description="Run the cell as a training job.")
-    parser.add_argument("--name", help="job name (letters, digits, - and _)")
-    parser.add_argument("--flavor", help="flavor id (see the sidebar); default: the backend's")
-    parser.add_argument("--nodes", type=int, default=1, help="number of workers (default 1)")
+    parser = _Parser(prog="%%ma_train", description=_("Run the cell as a training job."))
+    parser.add_argument("--name", help=_("job name (letters, digits, - and _)"))
+    parser.add_argument("--flavor", help=_("flavor id (see the sidebar); default: the backend's"))
+    parser.add_argument("--nodes", type=int, default=1, help=_("number of workers (default 1)"))
     runtime = parser.add_mutually_exclusive_group()
     runtime.add_argument(
         "--engine",
-        help="engine id (%%ma_train engines lists them); default: this kernel's own Python "
-        "where the backend offers it, else the backend's default",
+        help=_(
+            "engine id (%%ma_train engines lists them); default: this kernel's own Python "
+            "where the backend offers it, else the backend's default"
+        ),
     )
-    runtime.add_argument("--image", help="custom image (ModelArts backend)")
+    runtime.add_argument("--image", help=_("custom image (ModelArts backend)"))
     parser.add_argument(
         "--param",
         type=_pair,
         action="append",
         default=[],
         metavar="K=V",
-        help="a parameter, passed to the code as --K=V (repeatable)",
+        help=_("a parameter, passed to the code as --K=V (repeatable)"),
     )
     parser.add_argument(
         "--input",
@@ -155,7 +161,7 @@ def _train_cell_parser() -> _Parser:
         action="append",
         default=[],
         metavar="NAME=obs://…/",
-        help="an OBS folder to read, passed as --NAME=<local folder> (repeatable)",
+        help=_("an OBS folder to read, passed as --NAME=<local folder> (repeatable)"),
     )
     parser.add_argument(
         "--output",
@@ -163,7 +169,7 @@ def _train_cell_parser() -> _Parser:
         action="append",
         default=[],
         metavar="NAME=obs://…/",
-        help="an OBS folder written at the end, passed as --NAME=<local folder> (repeatable)",
+        help=_("an OBS folder written at the end, passed as --NAME=<local folder> (repeatable)"),
     )
     parser.add_argument(
         "--env",
@@ -171,51 +177,53 @@ def _train_cell_parser() -> _Parser:
         action="append",
         default=[],
         metavar="K=V",
-        help="an environment variable (repeatable)",
+        help=_("an environment variable (repeatable)"),
     )
     parser.add_argument(
         "--code-dir",
         default=None,
-        help="folder snapshotted beside the cell (default: the notebook's folder)",
+        help=_("folder snapshotted beside the cell (default: the notebook's folder)"),
     )
     wait = parser.add_mutually_exclusive_group()
-    wait.add_argument("--no-wait", action="store_true", help="submit only; show nothing")
+    wait.add_argument("--no-wait", action="store_true", help=_("submit only; show nothing"))
     wait.add_argument(
         "--follow",
         action="store_true",
-        help="print the log until the job ends; the cell fails if the job does",
+        help=_("print the log until the job ends; the cell fails if the job does"),
     )
     parser.add_argument(
         "--as",
         dest="name_as",
         type=_identifier,
         metavar="NAME",
-        help="also bind the job's handle to this name",
+        help=_("also bind the job's handle to this name"),
     )
-    _add_workspace(parser, "the workspace to run in")
+    _add_workspace(parser, _("the workspace to run in"))
     return parser
 
 
 def _limit(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 500:
-        raise argparse.ArgumentTypeError(f"expected a number from 1 to 500, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            _("expected a number from 1 to 500, got {text}", text=repr(text))
+        )
     return int(text)
 
 
 def _train_line_parser() -> _Parser:
-    parser = _Parser(prog="%ma_train", description="List, inspect, follow and stop jobs.")
+    parser = _Parser(prog="%ma_train", description=_("List, inspect, follow and stop jobs."))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    listing = commands.add_parser("list", help="the newest jobs")
-    listing.add_argument("--limit", type=_limit, default=20, help="how many (default 20)")
-    _add_workspace(listing, "the workspace whose jobs to list")
-    commands.add_parser("engines", help="what a job can run on (--engine)")
-    commands.add_parser("status", help="the job, live").add_argument("id")
-    logs = commands.add_parser("logs", help="a task's log")
+    listing = commands.add_parser("list", help=_("the newest jobs"))
+    listing.add_argument("--limit", type=_limit, default=20, help=_("how many (default 20)"))
+    _add_workspace(listing, _("the workspace whose jobs to list"))
+    commands.add_parser("engines", help=_("what a job can run on (--engine)"))
+    commands.add_parser("status", help=_("the job, live")).add_argument("id")
+    logs = commands.add_parser("logs", help=_("a task's log"))
     logs.add_argument("id")
     logs.add_argument("--task", default="worker-0")
-    logs.add_argument("--follow", action="store_true", help="print until the job ends")
-    commands.add_parser("stop", help="stop a job").add_argument("id")
-    commands.add_parser("delete", help="forget an ended job and its logs").add_argument("id")
+    logs.add_argument("--follow", action="store_true", help=_("print until the job ends"))
+    commands.add_parser("stop", help=_("stop a job")).add_argument("id")
+    commands.add_parser("delete", help=_("forget an ended job and its logs")).add_argument("id")
     return parser
 
 
@@ -252,17 +260,21 @@ class ModelArtsMagics(Magics):
     @line_magic
     def ma_help(self, line: str = "") -> None:
         """List the jupyter_modelarts magics."""
-        print(HELP)
+        follow(self.client)
+        print(_(HELP))
 
     @line_magic
     def ma_doctor(self, line: str = "") -> DoctorReport | None:
         """%ma_doctor [--refresh]: the server's checks of what the work needs, with the fixes."""
+        follow(self.client)
         parser = _Parser(
             prog="%ma_doctor",
-            description="Whether credentials, agency, OBS, IAM rights and workspace allow the "
-            "work: the checks the server ran at start, each with why and the fix.",
+            description=_(
+                "Whether credentials, agency, OBS, IAM rights and workspace allow the "
+                "work: the checks the server ran at start, each with why and the fix."
+            ),
         )
-        parser.add_argument("--refresh", action="store_true", help="run the checks again now")
+        parser.add_argument("--refresh", action="store_true", help=_("run the checks again now"))
         args = _parse(parser, line)
         if args is None:
             return None
@@ -271,14 +283,17 @@ class ModelArtsMagics(Magics):
     @line_magic
     def ma_workspace(self, line: str = "") -> None:
         """%ma_workspace: the workspaces and the current one; %ma_workspace use ID."""
+        follow(self.client)
         parser = _Parser(
             prog="%ma_workspace",
-            description="List the workspaces (工作空间), or make another the current one: jobs "
-            "are submitted, images saved and both listed there.",
+            description=_(
+                "List the workspaces (工作空间), or make another the current one: jobs "
+                "are submitted, images saved and both listed there."
+            ),
         )
         commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-        commands.add_parser("list", help="the workspaces, the current one marked (the default)")
-        use = commands.add_parser("use", help="make a workspace the current one")
+        commands.add_parser("list", help=_("the workspaces, the current one marked (the default)"))
+        use = commands.add_parser("use", help=_("make a workspace the current one"))
         use.add_argument("id", type=_workspace_id, metavar="ID")
         args = _parse(parser, line)
         if args is None:
@@ -294,26 +309,38 @@ class ModelArtsMagics(Magics):
                 )
                 for w in listing["workspaces"]
             ]
-            _table(("ID", "NAME", "STATUS", "DESCRIPTION"), rows, empty="No workspaces.")
-            print("* the current one; %ma_workspace use ID picks another")
+            _table(
+                (_("ID"), _("NAME"), _("STATUS"), _("DESCRIPTION")),
+                rows,
+                empty=_("No workspaces."),
+            )
+            print(_("* the current one; %ma_workspace use ID picks another"))
             return
         try:
             workspace = self.client.use_workspace(args.id)
         except ModelArtsError as error:
             if error.status in (400, 404):
-                error.message = (
-                    f"cannot use workspace {args.id!r} (field {error.field or 'id'}): "
-                    f"{error.message}; %ma_workspace lists the ones you may use"
+                error.message = _(
+                    "cannot use workspace {id} (field {field}): {message}; %ma_workspace "
+                    "lists the ones you may use",
+                    id=repr(args.id),
+                    field=error.field or "id",
+                    message=error.message,
                 )
             raise
         print(
-            f"Current workspace: {workspace['id']} ({workspace['name']}); jobs and images go "
-            "there unless --workspace names another"
+            _(
+                "Current workspace: {id} ({name}); jobs and images go there unless --workspace "
+                "names another",
+                id=workspace["id"],
+                name=workspace["name"],
+            )
         )
 
     @line_cell_magic
     def ma_train(self, line: str, cell: str | None = None) -> Job | None:
         """%%ma_train [options]: the cell as a job; %ma_train list|status|logs|stop|delete."""
+        follow(self.client)
         if cell is None:
             return self._train_line(line)
         args = _parse(_train_cell_parser(), line)
@@ -335,15 +362,24 @@ class ModelArtsMagics(Magics):
         }
         if spec["engine"] is None and not args.image and self._engines_run_here:
             print(
-                f"Note: this kernel's Python ({sys.executable}) is not among the backend's "
-                "engines; the job runs on its default (%ma_train engines lists them).",
+                _(
+                    "Note: this kernel's Python ({python}) is not among the backend's "
+                    "engines; the job runs on its default (%ma_train engines lists them).",
+                    python=sys.executable,
+                ),
                 file=sys.stderr,
             )
         job = Job(self.client, self.client.submit(spec))
         if args.name_as:
             self.shell.user_ns[args.name_as] = job
         if args.no_wait:
-            print(f"Submitted job {job.id} ({job._job['phase']}); %ma_train status {job.id}")
+            print(
+                _(
+                    "Submitted job {id} ({phase}); %ma_train status {id}",
+                    id=job.id,
+                    phase=job._job["phase"],
+                )
+            )
             job._shown_in = self.shell.execution_count
         elif args.follow:
             display(job)  # above the log, redrawn as the job goes
@@ -362,13 +398,20 @@ class ModelArtsMagics(Magics):
             ]
             where = _listed_in(args.workspace, page["jobs"])
             if where and rows:
-                print(f"Jobs{where}:")
-            _table(("ID", "NAME", "PHASE", "NODES", "CREATED"), rows, empty=f"No jobs{where} yet.")
+                print(_("Jobs{where}:", where=where))
+            _table(
+                (_("ID"), _("NAME"), _("PHASE"), _("NODES"), _("CREATED")),
+                rows,
+                empty=_("No jobs{where} yet.", where=where),
+            )
             more = page["total"] - len(rows)
             if more > 0:
                 print(
-                    f"… and {more} older (%ma_train list --limit N shows up to 500; the "
-                    "ModelArts panel lists them all)"
+                    _(
+                        "… and {count} older (%ma_train list --limit N shows up to 500; the "
+                        "ModelArts panel lists them all)",
+                        count=more,
+                    )
                 )
             return None
         if args.command == "engines":
@@ -382,9 +425,9 @@ class ModelArtsMagics(Magics):
                 )
                 for e in self.client.engines()
             ]
-            _table(("ID", "NAME", "VERSION", "RUNS"), rows, empty="No engines.")
+            _table((_("ID"), _("NAME"), _("VERSION"), _("RUNS")), rows, empty=_("No engines."))
             if mine:
-                print("* this kernel's own Python: the default for %%ma_train")
+                print(_("* this kernel's own Python: the default for %%ma_train"))
             return None
         job = Job(self.client, self.client.job(args.id))
         if args.command == "logs":
@@ -399,12 +442,14 @@ class ModelArtsMagics(Magics):
             return None
         if args.command == "stop":
             try:
-                print(f"Job {job.id}: {job.stop()}")
+                print(_("Job {id}: {phase}", id=job.id, phase=job.stop()))
             except ModelArtsError as error:
                 if error.status == 409:
-                    error.message = (
-                        f"job {job.id} already ended ({job.status()}); nothing to stop. "
-                        f"Delete it with: %ma_train delete {job.id}"
+                    error.message = _(
+                        "job {id} already ended ({phase}); nothing to stop. "
+                        "Delete it with: %ma_train delete {id}",
+                        id=job.id,
+                        phase=job.status(),
                     )
                 raise
             return None
@@ -413,18 +458,21 @@ class ModelArtsMagics(Magics):
                 self.client.delete(job.id)
             except ModelArtsError as error:
                 if error.status == 409:
-                    error.message = (
-                        f"job {job.id} is {job.status()}; stop it first: %ma_train stop {job.id}"
+                    error.message = _(
+                        "job {id} is {phase}; stop it first: %ma_train stop {id}",
+                        id=job.id,
+                        phase=job.status(),
                     )
                 raise
-            print(f"Deleted job {job.id} and its logs")
+            print(_("Deleted job {id} and its logs", id=job.id))
             return None
         return job  # status: shown live
 
     @line_magic
     def ma_mount(self, line: str) -> None:
         """%ma_mount obs://bucket/path/ /data/name/ | %ma_mount list."""
-        parser = _Parser(prog="%ma_mount", description="Mount an OBS folder under /data/.")
+        follow(self.client)
+        parser = _Parser(prog="%ma_mount", description=_("Mount an OBS folder under /data/."))
         parser.add_argument("uri", metavar="obs://bucket/path/|list")
         parser.add_argument("mount_path", nargs="?", metavar="/data/name/")
         args = _parse(parser, line)
@@ -435,23 +483,31 @@ class ModelArtsMagics(Magics):
             rows = [
                 (m["mount_path"], m["uri"], m["status"], m["failure_reason"] or "") for m in mounts
             ]
-            _table(("PATH", "URI", "STATUS", "REASON"), rows, empty="No mounts.")
+            _table((_("PATH"), _("URI"), _("STATUS"), _("REASON")), rows, empty=_("No mounts."))
             for m in mounts:
                 if _elsewhere(m):
                     print(f"{m['mount_path']}{_elsewhere(m)}")
             return
         if not args.mount_path:
-            parser.error("the following arguments are required: /data/name/")
+            parser.error(_("the following arguments are required: /data/name/"))
         mount = self._settle(self.client.create_mount(args.uri, args.mount_path), "MOUNTING")
         if mount is None or mount["status"] != "MOUNTED":
-            reason = (mount or {}).get("failure_reason") or "it did not settle"
-            raise ModelArtsError(f"mounting {args.uri} failed: {reason}")
-        print(f"Mounted {mount['uri']} at {mount['mount_path']}{_elsewhere(mount)}")
+            reason = (mount or {}).get("failure_reason") or _("it did not settle")
+            raise ModelArtsError(_("mounting {uri} failed: {reason}", uri=args.uri, reason=reason))
+        print(
+            _(
+                "Mounted {uri} at {path}{elsewhere}",
+                uri=mount["uri"],
+                path=mount["mount_path"],
+                elsewhere=_elsewhere(mount),
+            )
+        )
 
     @line_magic
     def ma_unmount(self, line: str) -> None:
         """%ma_unmount /data/name/: remove a mount; the data stays in OBS."""
-        parser = _Parser(prog="%ma_unmount", description="Remove a mount.")
+        follow(self.client)
+        parser = _Parser(prog="%ma_unmount", description=_("Remove a mount."))
         parser.add_argument("mount_path", metavar="/data/name/")
         args = _parse(parser, line)
         if args is None:
@@ -459,11 +515,19 @@ class ModelArtsMagics(Magics):
         wanted = args.mount_path.rstrip("/") + "/"
         found = [m for m in self.client.mounts() if m["mount_path"].rstrip("/") + "/" == wanted]
         if not found:
-            raise ModelArtsError(f"nothing is mounted at {args.mount_path}; see %ma_mount list")
+            raise ModelArtsError(
+                _("nothing is mounted at {path}; see %ma_mount list", path=args.mount_path)
+            )
         mount = self._settle(self.client.delete_mount(found[0]["id"]), "UNMOUNTING")
         if mount is not None and mount["status"] != "UNMOUNTED":
-            raise ModelArtsError(f"unmounting {wanted} failed: {mount['failure_reason']}")
-        print(f"Unmounted {wanted}")
+            raise ModelArtsError(
+                _(
+                    "unmounting {path} failed: {reason}",
+                    path=wanted,
+                    reason=mount["failure_reason"],
+                )
+            )
+        print(_("Unmounted {path}", path=wanted))
 
     def _settle(self, mount: dict[str, Any], busy: str, timeout: float = 60) -> dict | None:
         """Poll a mount until it leaves ``busy``; None once it is gone."""
@@ -480,20 +544,39 @@ class ModelArtsMagics(Magics):
 
     @line_magic
     def ma_lease(self, line: str) -> None:
-        """%ma_lease: the auto-stop countdown; %ma_lease renew 4h: renew it (1 h to 72 h)."""
-        parser = _Parser(prog="%ma_lease", description="Show or renew the auto-stop lease.")
+        """%ma_lease: the auto-stop countdown; %ma_lease renew 4h [--idle|--timing]: renew it
+        (1 h to 72 h), as a fixed time or as a stop after that long idle."""
+        follow(self.client)
+        parser = _Parser(prog="%ma_lease", description=_("Show or renew the auto-stop lease."))
         parser.add_argument("command", nargs="?", choices=["renew"])
-        parser.add_argument("duration", nargs="?", help="1h to 72h, e.g. 4h or 90m")
+        parser.add_argument("duration", nargs="?", help=_("1h to 72h, e.g. 4h or 90m"))
+        kinds = parser.add_mutually_exclusive_group()
+        kinds.add_argument(
+            "--idle",
+            dest="kind",
+            action="store_const",
+            const="IDLE",
+            help=_("stop after the duration without activity"),
+        )
+        kinds.add_argument(
+            "--timing",
+            dest="kind",
+            action="store_const",
+            const="TIMING",
+            help=_("stop the duration from now (a fixed time)"),
+        )
         args = _parse(parser, line)
         if args is None:
             return
         if args.command != "renew":
+            if args.kind:
+                parser.error(_("--idle and --timing go with renew, e.g. %ma_lease renew 4h --idle"))
             display_id = uuid.uuid4().hex
             self._lease_displays.append(display_id)
             display(self._lease_bundle(self.client.lease()), raw=True, display_id=display_id)
             return
         if not args.duration:
-            parser.error("renew needs a duration, e.g. %ma_lease renew 4h")
+            parser.error(_("renew needs a duration, e.g. %ma_lease renew 4h"))
         try:
             seconds = parse_duration(args.duration)
         except ValueError as error:
@@ -501,17 +584,36 @@ class ModelArtsMagics(Magics):
         unit = duration_unit(args.duration)
         if seconds > LEASE_MAX_S:
             parser.error(
-                f"a lease lasts at most {in_unit(LEASE_MAX_S, unit)}; "
-                f"{in_unit(seconds, unit)} is too long"
+                _(
+                    "a lease lasts at most {most}; {asked} is too long",
+                    most=in_unit(LEASE_MAX_S, unit),
+                    asked=in_unit(seconds, unit),
+                )
             )
         if seconds < LEASE_MIN_S:
             parser.error(
-                f"a lease lasts at least {in_unit(LEASE_MIN_S, unit)}; "
-                f"{in_unit(seconds, unit)} is too short"
+                _(
+                    "a lease lasts at least {least}; {asked} is too short",
+                    least=in_unit(LEASE_MIN_S, unit),
+                    asked=in_unit(seconds, unit),
+                )
             )
-        lease = self.client.renew_lease(seconds)
-        stops = clock(lease["stop_at"])
-        print(f"Lease renewed for {in_unit(seconds, unit)}: the instance stops at {stops}")
+        lease = self.client.renew_lease(seconds, args.kind)
+        if lease["type"] == "IDLE":
+            print(
+                _(
+                    "Lease renewed: the instance stops after {span} idle",
+                    span=in_unit(seconds, unit),
+                )
+            )
+        else:
+            print(
+                _(
+                    "Lease renewed for {span}: the instance stops at {time}",
+                    span=in_unit(seconds, unit),
+                    time=clock(lease["stop_at"]),
+                )
+            )
         bundle = self._lease_bundle(lease)
         for display_id in self._lease_displays:
             update_display(bundle, raw=True, display_id=display_id)
@@ -527,21 +629,31 @@ class ModelArtsMagics(Magics):
             with self._lease_widget.hold_sync():
                 self._lease_widget.enabled = lease["enabled"]
                 self._lease_widget.stop_at = lease["stop_at"]
+                self._lease_widget.lease_type = lease["type"]
+                self._lease_widget.note = "" if lease["stop_at"] else bundle["text/plain"]
             bundle[WIDGET_MIME] = widget_view(self._lease_widget)
         return bundle
 
     @line_magic
     def ma_image(self, line: str) -> None:
         """%ma_image save name:tag [--namespace ns] | %ma_image status ID | %ma_image list."""
-        parser = _Parser(prog="%ma_image", description="Save this instance as an image.")
+        follow(self.client)
+        parser = _Parser(prog="%ma_image", description=_("Save this instance as an image."))
         commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-        save = commands.add_parser("save", help="save this instance as name:tag")
+        save = commands.add_parser("save", help=_("save this instance as name:tag"))
         save.add_argument("ref", metavar="name[:tag]")
         save.add_argument("--namespace", default=None)
-        _add_workspace(save, "the workspace to save it in")
-        commands.add_parser("status", help="progress of an image save").add_argument("id")
-        listing = commands.add_parser("list", help="the images saved from this instance")
-        _add_workspace(listing, "the workspace whose images to list")
+        _add_workspace(save, _("the workspace to save it in"))
+        status = commands.add_parser("status", help=_("progress of an image save"))
+        status.add_argument("id")
+        for sub in (save, status):
+            sub.add_argument(
+                "--wait",
+                action="store_true",
+                help=_("wait until it is ACTIVE (fails if the save does)"),
+            )
+        listing = commands.add_parser("list", help=_("the images saved from this instance"))
+        _add_workspace(listing, _("the workspace whose images to list"))
         args = _parse(parser, line)
         if args is None:
             return
@@ -558,15 +670,51 @@ class ModelArtsMagics(Magics):
             ]
             where = _listed_in(args.workspace, images)
             if where and rows:
-                print(f"Images{where}:")
-            _table(("ID", "IMAGE", "STATUS", "CREATED"), rows, empty=f"No images{where} yet.")
+                print(_("Images{where}:", where=where))
+            _table(
+                (_("ID"), _("IMAGE"), _("STATUS"), _("CREATED")),
+                rows,
+                empty=_("No images{where} yet.", where=where),
+            )
             return
         if args.command == "save":
-            name, _, tag = args.ref.partition(":")
+            name, _sep, tag = args.ref.partition(":")
             image = self.client.save_image(name, tag or "latest", args.namespace, args.workspace)
         else:
             image = self.client.image(args.id)
-        display(image_bundle(image), raw=True)
+        display_id = uuid.uuid4().hex
+        display(image_bundle(image), raw=True, display_id=display_id)
+        if args.wait:
+            self._wait_image(image, display_id)
+
+    def _wait_image(self, image: dict[str, Any], display_id: str) -> None:
+        """Redraw the image's display until its save ends; a failed save fails the cell."""
+        ref = f"{image['namespace']}/{image['name']}:{image['tag']}"
+        try:
+            while image["status"] not in IMAGE_ENDED:
+                time.sleep(0.5)
+                latest = self.client.image(image["id"])
+                if latest != image:
+                    image = latest
+                    update_display(image_bundle(image), raw=True, display_id=display_id)
+        except KeyboardInterrupt:
+            raise ModelArtsError(
+                _(
+                    "stopped waiting; the save of {ref} goes on ({status}). "
+                    "See it with: %ma_image status {id}",
+                    ref=ref,
+                    status=image["status"],
+                    id=image["id"],
+                )
+            ) from None
+        if image["status"] != "ACTIVE":
+            raise ModelArtsError(
+                _(
+                    "saving {ref} failed: {reason}",
+                    ref=ref,
+                    reason=image["status_message"] or _("no reason given"),
+                )
+            )
 
 
 def _listed_in(asked: str | None, items: list[dict[str, Any]]) -> str:
@@ -588,7 +736,7 @@ def _elsewhere(mount: dict[str, Any]) -> str:
     """Where a mount really is on this machine, when that is not its /data/ path."""
     local = mount.get("local_path")
     if local and local.rstrip("/") != mount["mount_path"].rstrip("/"):
-        return f" (on this machine: {local})"
+        return _(" (on this machine: {path})", path=local)
     return ""
 
 

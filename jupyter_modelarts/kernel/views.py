@@ -13,6 +13,8 @@ import re
 import time
 from typing import Any
 
+from .i18n import N_, _
+
 FINAL_PHASES = ("Completed", "Failed", "Terminated", "Abnormal")
 JOB_MIME = "application/vnd.jupyter-modelarts.job+json"
 LEASE_MIME = "application/vnd.jupyter-modelarts.lease+json"
@@ -37,7 +39,12 @@ _PHASE_COLOURS = {
 _GREY = ("--jp-layout-color3", "#757575")
 # CSI sequences (colours, cursor moves) and the two-byte escapes: a snapshot shows plain text.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
-_UNITS = {"d": ("d", 86400), "h": ("h", 3600), "m": ("min", 60), "s": ("s", 1)}
+_UNITS = {
+    "d": (N_("{n} d"), 86400),
+    "h": (N_("{n} h"), 3600),
+    "m": (N_("{n} min"), 60),
+    "s": (N_("{n} s"), 1),
+}
 
 
 def widgets_available() -> bool:
@@ -83,17 +90,19 @@ def in_words(seconds: float) -> str:
     """A span in the largest units that matter: ``3 h 59 min``, ``12 min``, ``40 s``."""
     seconds = int(max(seconds, 0))
     if seconds < 60:
-        return f"{seconds} s"
+        return _("{n} s", n=seconds)
     hours, minutes = divmod(seconds // 60, 60)
     if not hours:
-        return f"{minutes} min"
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+        return _("{n} min", n=minutes)
+    if minutes:
+        return _("{hours} h {minutes} min", hours=hours, minutes=minutes)
+    return _("{n} h", n=hours)
 
 
 def in_unit(seconds: float, unit: str) -> str:
     """A span in one unit (``d``, ``h``, ``m`` or ``s``): ``100 h``, ``1.5 h``, ``90 min``."""
     label, size = _UNITS[unit]
-    return f"{round(seconds / size, 2):g} {label}"
+    return _(label, n=f"{round(seconds / size, 2):g}")
 
 
 def elapsed_s(job: dict[str, Any]) -> float:
@@ -140,17 +149,23 @@ def in_workspace(workspace_id: str | None) -> str:
     """`` in workspace X``, or nothing for the default one (most users never leave it)."""
     if not workspace_id or workspace_id == DEFAULT_WORKSPACE:
         return ""
-    return f" in workspace {workspace_id}"
+    return _(" in workspace {id}", id=workspace_id)
 
 
 def job_text(job: dict[str, Any]) -> str:
     """One or two lines: the job, its phase and time; then its message or how to follow it."""
     where = in_workspace(job_workspace(job))
-    first = f"Job {job['name']} ({job['id']}){where}: {job['phase']}"
+    first = _(
+        "Job {name} ({id}){where}: {phase}",
+        name=job["name"],
+        id=job["id"],
+        where=where,
+        phase=job["phase"],
+    )
     if job.get("started_at"):
         first += f", {stopwatch(elapsed_s(job))}"
     if job["phase"] not in FINAL_PHASES:
-        return f"{first}\nFollow it with: %ma_train logs {job['id']} --follow"
+        return first + "\n" + _("Follow it with: %ma_train logs {id} --follow", id=job["id"])
     return f"{first}\n{job['message']}" if job.get("message") else first
 
 
@@ -190,17 +205,39 @@ def job_bundle(job: dict[str, Any], lines: list[str]) -> dict[str, Any]:
 
 def lease_text(lease: dict[str, Any]) -> str:
     if not lease["enabled"]:
-        return "Auto-stop is off on this instance."
-    return (
-        f"Auto-stop in {in_words(lease['remaining_s'] or 0)}, at {clock(lease['stop_at'])}; "
-        "renew with %ma_lease renew 4h"
+        return _("Auto-stop is off on this instance.")
+    if lease.get("type") != "IDLE":
+        return _(
+            "Auto-stop in {span}, at {time} (fixed time); renew with %ma_lease renew 4h",
+            span=in_words(lease["remaining_s"] or 0),
+            time=clock(lease["stop_at"]),
+        )
+    period = in_words(lease["duration_s"] or 0)
+    if lease.get("busy"):
+        return _(
+            "Idle auto-stop after {period} idle; busy ({reasons}): will not stop meanwhile",
+            period=period,
+            reasons=", ".join(lease["busy"]),
+        )
+    if lease["stop_at"] is None:
+        return _(
+            "Idle auto-stop after {period} idle; ModelArts measures idleness itself "
+            "(CPU, GPU, network), so when it would stop is unknown",
+            period=period,
+        )
+    idle = in_words(max(0, time.time() - lease["idle_since"] / 1000))
+    return _(
+        "Idle auto-stop after {period} idle: idle {idle}, stops at {time} if nothing happens",
+        period=period,
+        idle=idle,
+        time=clock(lease["stop_at"]),
     )
 
 
 def lease_bundle(lease: dict[str, Any]) -> dict[str, Any]:
     text = lease_text(lease)
     colour = ("--jp-brand-color1", "#1976d2")
-    if lease["enabled"] and (lease["remaining_s"] or 0) < 600:
+    if lease["enabled"] and lease["remaining_s"] is not None and lease["remaining_s"] < 600:
         colour = ("--jp-warn-color1", "#f57c00")
     return {LEASE_MIME: {}, "text/plain": text, "text/html": _box(colour, html.escape(text))}
 
@@ -211,11 +248,17 @@ def image_text(image: dict[str, Any]) -> str:
     if image["status"] not in IMAGE_ENDED and image["bytes_total"]:
         progress = f" {100 * image['bytes_done'] // image['bytes_total']}%"
     where = in_workspace(image.get("workspace_id"))
-    text = f"Image {ref}{where}: {image['status']}{progress}"
+    text = _(
+        "Image {ref}{where}: {status}{progress}",
+        ref=ref,
+        where=where,
+        status=image["status"],
+        progress=progress,
+    )
     if image["status_message"]:
         text += f" ({image['status_message']})"
     if image["status"] not in IMAGE_ENDED:
-        text += f"\nSee it again with: %ma_image status {image['id']}"
+        text += "\n" + _("See it again with: %ma_image status {id}", id=image["id"])
     return text
 
 
@@ -243,24 +286,35 @@ def checks_summary(report: dict[str, Any]) -> str:
     failing = [c["id"] for c in checks if c["status"] == "fail"]
     skipped = sum(c["status"] == "skipped" for c in checks)
     if failing:
-        noun = "check" if len(checks) == 1 else "checks"
-        verb = "fails" if len(failing) == 1 else "fail"
-        return f"{len(failing)} of {len(checks)} {noun} {verb}: {', '.join(failing)}"
+        ids = ", ".join(failing)
+        if len(checks) == 1:
+            return _("1 of 1 check fails: {ids}", ids=ids)
+        if len(failing) == 1:
+            return _("1 of {total} checks fails: {ids}", total=len(checks), ids=ids)
+        return _(
+            "{count} of {total} checks fail: {ids}", count=len(failing), total=len(checks), ids=ids
+        )
     if not checks:
-        return "No checks apply"
+        return _("No checks apply")
     passed = len(checks) - skipped
     if not skipped:
-        return f"All {passed} checks pass" if passed > 1 else "The one check passes"
-    return f"{passed} {'check passes' if passed == 1 else 'checks pass'}, {skipped} skipped"
+        if passed > 1:
+            return _("All {count} checks pass", count=passed)
+        return _("The one check passes")
+    if passed == 1:
+        return _("1 check passes, {skipped} skipped", skipped=skipped)
+    return _("{count} checks pass, {skipped} skipped", count=passed, skipped=skipped)
 
 
 def _report_context(report: dict[str, Any]) -> str:
     """Which backend and workspace were checked, and when."""
-    text = f"{report['backend']} backend, workspace {report['workspace_id']}"
+    text = _(
+        "{backend} backend, workspace {id}", backend=report["backend"], id=report["workspace_id"]
+    )
     if report.get("checked_at"):
-        text += f", checked at {clock(report['checked_at'])}"
+        text += _(", checked at {time}", time=clock(report["checked_at"]))
     if report.get("running"):
-        text += "; a new run is under way, %ma_doctor --refresh waits for it"
+        text += _("; a new run is under way, %ma_doctor --refresh waits for it")
     return text
 
 
@@ -280,7 +334,7 @@ def doctor_text(report: dict[str, Any]) -> str:
         line = f"{mark} {check['title']}" + (f" [{label}]" if label else "")
         lines.append(f"{line}: {check['detail']}" if check["detail"] else line)
         if check["status"] == "fail" and check.get("fix"):
-            lines.append(f"    Fix: {check['fix']}")
+            lines.append("    " + _("Fix: {fix}", fix=check["fix"]))
     return "\n".join(lines)
 
 
@@ -304,7 +358,7 @@ def doctor_html(report: dict[str, Any]) -> str:
         if check["detail"]:
             body += f"<br>{_lines_html(check['detail'])}"
         if check["status"] == "fail" and check.get("fix"):
-            body += f"<br><b>Fix:</b> {_lines_html(check['fix'])}"
+            body += f"<br><b>{html.escape(_('Fix:'))}</b> {_lines_html(check['fix'])}"
         rows.append(
             '<div style="display:flex;gap:8px;margin-top:4px">'
             f'<span style="flex:none;width:1em;font-weight:bold;color:var({variable},{fallback})"'

@@ -67,7 +67,9 @@ function renderJob(model, el) {
       `border:1px solid ${GREY};border-radius:2px;padding:0 8px`,
     head
   );
-  stop.textContent = 'Stop';
+  // The kernel sends the words in its language; an older kernel sends none.
+  const labels = model.get('labels') || {};
+  stop.textContent = labels.stop || 'Stop';
   const tasks = element('div', '', root);
   const message = element('div', '', root);
   const log = element(
@@ -91,7 +93,10 @@ function renderJob(model, el) {
     id.textContent = job.id;
     // Only another workspace than the default one is worth the space.
     workspace.hidden = job.workspace_id === '0';
-    workspace.textContent = `workspace ${job.workspace_id}`;
+    workspace.textContent = (labels.workspace || 'workspace {id}').replace(
+      '{id}',
+      job.workspace_id
+    );
     badge.textContent = job.phase;
     badge.style.background = colour;
     stop.hidden = FINAL.includes(job.phase);
@@ -128,8 +133,13 @@ function renderLease(model, el) {
   const root = box(el);
   const draw = () => {
     const stopAt = model.get('stop_at');
-    if (!model.get('enabled') || stopAt === null) {
+    if (!model.get('enabled')) {
       root.textContent = 'Auto-stop is off on this instance.';
+      return;
+    }
+    if (stopAt === null) {
+      root.style.borderLeftColor = BLUE;
+      root.textContent = model.get('note');
       return;
     }
     const left = stopAt - Date.now();
@@ -138,9 +148,17 @@ function renderLease(model, el) {
       hour: '2-digit',
       minute: '2-digit'
     });
-    root.textContent = `Auto-stop in ${stopwatch(left)}, at ${at}`;
+    root.textContent =
+      model.get('lease_type') === 'IDLE'
+        ? `Idle auto-stop in ${stopwatch(left)}, at ${at} if nothing happens`
+        : `Auto-stop in ${stopwatch(left)}, at ${at}`;
   };
-  const events = ['change:enabled', 'change:stop_at'];
+  const events = [
+    'change:enabled',
+    'change:stop_at',
+    'change:lease_type',
+    'change:note'
+  ];
   events.forEach(event => model.on(event, draw));
   const timer = setInterval(draw, 1000);
   draw();

@@ -16,6 +16,7 @@ import anywidget
 from traitlets import Bool, Dict, Int, List, Unicode
 
 from .client import Client, ModelArtsError
+from .i18n import _
 from .views import FINAL_PHASES, TAIL_BYTES, job_workspace, last_lines
 
 _ESM = pathlib.Path(__file__).with_name("widget.js")
@@ -93,9 +94,12 @@ class JobWidget(anywidget.AnyWidget):
     job = Dict().tag(sync=True)
     lines = List(Unicode()).tag(sync=True)
     error = Unicode("").tag(sync=True)
+    #: The view's own words, in the kernel's language (the view has no translator of its own).
+    labels = Dict().tag(sync=True)
 
     def __init__(self, client: Client, job: dict[str, Any], lines: list[str]):
-        super().__init__(job=_state(job), lines=lines)
+        labels = {"stop": _("Stop"), "workspace": _("workspace {id}")}
+        super().__init__(job=_state(job), lines=lines, labels=labels)
         #: Views of this widget now shown (they report when they render and go).
         self.views = 0
         self._client = client
@@ -157,3 +161,6 @@ class LeaseWidget(anywidget.AnyWidget):
     kind = Unicode("lease").tag(sync=True)
     enabled = Bool(False).tag(sync=True)
     stop_at = Int(None, allow_none=True).tag(sync=True)
+    lease_type = Unicode("TIMING").tag(sync=True)
+    # Shown instead of a countdown when there is no stop time (an IDLE lease while busy).
+    note = Unicode("").tag(sync=True)

@@ -1,4 +1,11 @@
-import { Countdown, countdownLevel, formatRemaining } from '../api/countdown';
+import { nullTranslator } from '@jupyterlab/translation';
+
+import {
+  Countdown,
+  countdownLevel,
+  describeIdle,
+  formatRemaining
+} from '../api/countdown';
 
 describe('formatRemaining', () => {
   it('should format h:mm:ss', () => {
@@ -38,11 +45,13 @@ describe('countdownLevel', () => {
 describe('Countdown', () => {
   const lease = (remaining: number | null, stopAt: number | null = null) => ({
     enabled: remaining !== null || stopAt !== null,
-    type: 'TIMING',
+    type: 'TIMING' as const,
     duration_s: 3600,
     renewed_at: 0,
     stop_at: stopAt,
-    remaining_s: remaining
+    remaining_s: remaining,
+    idle_since: null,
+    busy: null
   });
 
   it('should be disabled before a sync and without a lease', () => {
@@ -57,7 +66,9 @@ describe('Countdown', () => {
       duration_s: null,
       renewed_at: null,
       stop_at: null,
-      remaining_s: null
+      remaining_s: null,
+      idle_since: null,
+      busy: null
     });
     expect(countdown.enabled).toBe(false);
   });
@@ -95,5 +106,43 @@ describe('Countdown', () => {
     const countdown = new Countdown();
     countdown.sync(lease(null, 50000), 0);
     expect(countdown.remaining(20000)).toBe(30000);
+  });
+});
+
+describe('an IDLE lease', () => {
+  const trans = nullTranslator.load('jupyter_modelarts');
+  const idle = (busy: string[] | null, idleSince: number | null) => ({
+    enabled: true,
+    type: 'IDLE' as const,
+    duration_s: 3600,
+    renewed_at: 0,
+    stop_at: idleSince === null ? null : idleSince + 3600000,
+    remaining_s:
+      idleSince === null ? null : (idleSince + 3600000 - 1000000) / 1000,
+    idle_since: idleSince,
+    busy
+  });
+
+  it('should say how long it has been idle and when it would stop', () => {
+    const countdown = new Countdown();
+    countdown.sync(idle([], 1000000 - 12 * 60000), 1000000);
+    expect(countdown.kind).toBe('IDLE');
+    expect(countdown.remaining(1000000)).toBe(48 * 60000);
+    const text = describeIdle(countdown, trans, 1000000);
+    expect(text).toMatch(
+      /^idle stop: after 1 h idle · idle 12 min · stops .+ if nothing happens$/
+    );
+  });
+
+  it('should not count down while busy, nor where the stop is unknown', () => {
+    const countdown = new Countdown();
+    countdown.sync(idle(['kernel'], null), 1000000);
+    expect(countdown.enabled).toBe(true);
+    expect(countdown.remaining()).toBeNull();
+    expect(describeIdle(countdown, trans)).toBe(
+      'idle stop: after 1 h idle · busy (kernel running): will not stop'
+    );
+    countdown.sync(idle(null, null), 1000000);
+    expect(describeIdle(countdown, trans)).toMatch(/the stop time is unknown$/);
   });
 });

@@ -47,7 +47,9 @@ function lease(remaining: number): ILease {
     duration_s: 7200,
     renewed_at: Date.now(),
     stop_at: Date.now() + remaining * 1000,
-    remaining_s: remaining
+    remaining_s: remaining,
+    idle_since: null,
+    busy: null
   };
 }
 

@@ -33,7 +33,9 @@ const INSTANCE: IInstance = {
     duration_s: null,
     renewed_at: null,
     stop_at: null,
-    remaining_s: null
+    remaining_s: null,
+    idle_since: null,
+    busy: null
   }
 };
 

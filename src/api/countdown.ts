@@ -1,3 +1,6 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+
+import { displayLocale } from '../ui/dom';
 import { ILease } from './tokens';
 
 /**
@@ -61,6 +64,7 @@ export class Countdown {
    */
   sync(lease: ILease | null, now: number = Date.now()): void {
     this._lease = lease;
+    this._idleSince = null;
     if (!lease || !lease.enabled) {
       this._stopAt = null;
       return;
@@ -72,6 +76,37 @@ export class Countdown {
     } else {
       this._stopAt = null;
     }
+    if (typeof lease.idle_since === 'number') {
+      // On the local clock too: the server's stop_at and idle_since share its clock.
+      const skew =
+        this._stopAt !== null && typeof lease.stop_at === 'number'
+          ? this._stopAt - lease.stop_at
+          : 0;
+      this._idleSince = lease.idle_since + skew;
+    }
+  }
+
+  /**
+   * The kind of lease: a fixed time (TIMING) or a stop after a period idle (IDLE); null
+   * without a lease.
+   */
+  get kind(): 'TIMING' | 'IDLE' | null {
+    return this._lease?.enabled ? this._lease.type : null;
+  }
+
+  /**
+   * IDLE: what keeps the instance from being idle (empty when idle); null for TIMING or
+   * where the backend cannot know (ModelArts measures idleness itself).
+   */
+  get busy(): string[] | null {
+    return this._lease?.enabled ? (this._lease.busy ?? null) : null;
+  }
+
+  /**
+   * IDLE: since when the instance is idle, on the local clock (epoch ms), or null.
+   */
+  get idleSince(): number | null {
+    return this._idleSince;
   }
 
   /**
@@ -82,10 +117,10 @@ export class Countdown {
   }
 
   /**
-   * Whether there is a running lease.
+   * Whether there is a running lease (an IDLE one may have no stop time: busy, or unknown).
    */
   get enabled(): boolean {
-    return this._stopAt !== null;
+    return this._lease?.enabled === true;
   }
 
   /**
@@ -122,6 +157,95 @@ export class Countdown {
 
   private _lease: ILease | null = null;
   private _stopAt: number | null = null;
+  private _idleSince: number | null = null;
+}
+
+/**
+ * Minutes as the lease reads them: `45 min`, `1 h`, `1 h 30 min`.
+ *
+ * @param ms Milliseconds
+ * @returns The text
+ */
+export function formatSpan(ms: number): string {
+  const minutes = Math.max(0, Math.floor(ms / 60000));
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  if (h === 0) {
+    return `${m} min`;
+  }
+  return m === 0 ? `${h} h` : `${h} h ${m} min`;
+}
+
+/**
+ * What a lease does, in a sentence: the kind, and when it would stop.
+ *
+ * @param countdown The countdown
+ * @param trans The translation bundle
+ * @param now The local time, epoch ms
+ * @returns The text, for example `idle stop: after 1 h idle · idle 12 min · stops 15:40 if
+ *   nothing happens`, or null for a TIMING lease or none (their views say it already)
+ */
+export function describeIdle(
+  countdown: Countdown,
+  trans: TranslationBundle,
+  now: number = Date.now()
+): string | null {
+  const lease = countdown.lease;
+  if (countdown.kind !== 'IDLE' || !lease) {
+    return null;
+  }
+  const period = trans.__(
+    'idle stop: after %1 idle',
+    formatSpan((lease.duration_s ?? 0) * 1000)
+  );
+  const busy = countdown.busy;
+  if (busy === null) {
+    return trans.__(
+      '%1 · ModelArts measures idleness (CPU, GPU, network) itself: the stop time is unknown',
+      period
+    );
+  }
+  if (busy.length > 0) {
+    return trans.__(
+      '%1 · busy (%2): will not stop',
+      period,
+      busy.map(reason => busyLabel(reason, trans)).join(', ')
+    );
+  }
+  const idle = countdown.idleSince === null ? 0 : now - countdown.idleSince;
+  const at =
+    countdown.stopAt === null
+      ? ''
+      : new Date(countdown.stopAt).toLocaleTimeString(displayLocale(), {
+          hour: '2-digit',
+          minute: '2-digit'
+        });
+  return trans.__(
+    '%1 · idle %2 · stops %3 if nothing happens',
+    period,
+    formatSpan(idle),
+    at
+  );
+}
+
+/**
+ * A reason the instance is busy, in words.
+ *
+ * @param reason As the server says it: kernel, terminal, job
+ * @param trans The translation bundle
+ * @returns The words
+ */
+export function busyLabel(reason: string, trans: TranslationBundle): string {
+  switch (reason) {
+    case 'kernel':
+      return trans.__('kernel running');
+    case 'terminal':
+      return trans.__('terminal in use');
+    case 'job':
+      return trans.__('job running');
+    default:
+      return reason;
+  }
 }
 
 /**

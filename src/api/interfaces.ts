@@ -219,9 +219,15 @@ export interface IModelArtsModel {
   setCurrentWorkspace(id: string): Promise<IWorkspace>;
 
   /**
-   * Renew the lease, counting from now.
+   * Renew the lease, counting from now; `kind` switches between a fixed time (TIMING) and a
+   * stop after that long idle (IDLE), undefined keeps the current kind.
    */
-  renew(hours: number): Promise<ILease>;
+  renew(hours: number, kind?: 'TIMING' | 'IDLE'): Promise<ILease>;
+
+  /**
+   * Tell the server the user acted in the browser (it counts for an IDLE lease).
+   */
+  noteActivity(): Promise<void>;
 
   /**
    * Start mounting an OBS folder.

@@ -362,11 +362,15 @@ export class ModelArtsModel implements IModelArtsModel {
     return workspace;
   }
 
-  async renew(hours: number): Promise<ILease> {
-    const lease = await this.service.renewLease(Math.round(hours * 3600));
+  async renew(hours: number, kind?: 'TIMING' | 'IDLE'): Promise<ILease> {
+    const lease = await this.service.renewLease(Math.round(hours * 3600), kind);
     this._applyLease(lease, Date.now());
     this._emit('lease');
     return lease;
+  }
+
+  async noteActivity(): Promise<void> {
+    await this.service.noteActivity();
   }
 
   async mount(request: IMountRequest): Promise<IMount> {

@@ -7,6 +7,38 @@ import { ServerConnection } from '@jupyterlab/services';
 export const API_NAMESPACE = 'jupyter-modelarts';
 
 /**
+ * The header that tells the server the user's language, so its errors come back in it and its
+ * kernels speak it too.
+ */
+export const LANGUAGE_HEADER = 'X-ModelArts-Language';
+
+let language: string | null = null;
+
+/**
+ * Set the language every later request announces (JupyterLab's `translator.languageCode`).
+ *
+ * @param code A language code such as `en` or `zh-CN`
+ */
+export function setRequestLanguage(code: string | null): void {
+  language = code || null;
+}
+
+/**
+ * A request's init with the language header added (when a language is set).
+ *
+ * @param init Initial values for the request
+ * @returns The init to send
+ */
+export function withLanguage(init: RequestInit): RequestInit {
+  if (!language) {
+    return init;
+  }
+  const headers = new Headers(init.headers);
+  headers.set(LANGUAGE_HEADER, language);
+  return { ...init, headers };
+}
+
+/**
  * Call the jupyter_modelarts server extension.
  *
  * @param endPoint API path below `<base_url>/jupyter-modelarts/`
@@ -32,7 +64,7 @@ export async function requestAPI<T>(
   try {
     response = await ServerConnection.makeRequest(
       requestUrl,
-      init,
+      withLanguage(init),
       serverSettings
     );
   } catch (error) {

@@ -43,10 +43,34 @@ export interface paths {
     /**
      * Renew the auto-stop lease.
      * @description Renews the lease for `duration_s` seconds (1 h to 72 h) counted from now, as ModelArts'
-     *     `PATCH .../lease` does. **409** when auto-stop is off (`field: duration_s`): there is no
-     *     lease to renew, and renewing does not turn auto-stop on.
+     *     `PATCH .../lease` does; with `type`, switches between a fixed time (`TIMING`) and a stop
+     *     after `duration_s` seconds idle (`IDLE`). **409** when auto-stop is off
+     *     (`field: duration_s`): there is no lease to renew, and renewing does not turn auto-stop on.
      */
     patch: operations['renewLease'];
+    trace?: never;
+  };
+  '/activity': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * The user is working.
+     * @description The browser saw the user act (keyboard, pointer); the frontend sends it at most once a
+     *     minute. It counts as activity for an IDLE lease (no body). API polling and the event
+     *     stream never count. Where the backend measures idleness itself (ModelArts), it changes
+     *     nothing.
+     */
+    post: operations['noteActivity'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   '/mounts': {
@@ -434,6 +458,29 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/i18n': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The user's language and the extension's messages in it, for kernels.
+     * @description The language is the request's `X-ModelArts-Language`, else the last one a user's
+     *     frontend sent (kept across restarts), else `en`. `messages` maps each English message
+     *     (its `{name}` placeholders as written) to its translation; empty where the language has
+     *     no catalogue. Kernels poll this to speak the same language as JupyterLab.
+     */
+    get: operations['getI18n'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/openapi.json': {
     parameters: {
       query?: never;
@@ -455,6 +502,17 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    I18n: {
+      /**
+       * @description A language code as JupyterLab spells locales (`en`, `zh_CN`).
+       * @example zh_CN
+       */
+      language: string;
+      /** @description English message → translation; null when the caller knows them already. */
+      messages: {
+        [key: string]: string;
+      } | null;
+    };
     /** @description A point in time as epoch milliseconds. */
     EpochMs: number;
     /**
@@ -518,29 +576,55 @@ export interface components {
       interpreter: string | null;
     };
     /**
-     * @description The auto-stop state. When `enabled`, the instance stops at `stop_at` unless renewed;
-     *     `remaining_s` is computed at read time. When not enabled, the other figures are null.
-     *     `duration_s` is the length of the current lease, from `renewed_at` to `stop_at`: what the
-     *     last renewal asked for (or the first lease's length), not the time since the instance
-     *     was created (which ModelArts' own `duration` counts from).
+     * @description The auto-stop state. When not enabled, the other figures are null.
+     *     `TIMING`: the instance stops at `stop_at` unless renewed; `duration_s` is the length of
+     *     the current lease, from `renewed_at` to `stop_at` (what the last renewal asked for, not
+     *     the time since the instance was created, which ModelArts' own `duration` counts from).
+     *     `IDLE`: the instance stops once it has been idle for `duration_s` seconds. Idle since
+     *     `idle_since`, it stops at `stop_at` if nothing happens from now on; while `busy` is not
+     *     empty (a kernel running, a job, a terminal in use) it does not stop and both are null.
+     *     On ModelArts, which measures idleness itself (CPU, GPU, network), `idle_since`, `busy`,
+     *     `stop_at` and `remaining_s` of an IDLE lease are null: unknown.
+     *     `remaining_s` is computed at read time.
      */
     Lease: {
       enabled: boolean;
-      /** @example TIMING */
-      type: string;
-      /** @description Seconds from `renewed_at` to `stop_at`. */
+      /**
+       * @description TIMING: stop at a fixed time. IDLE: stop after `duration_s` seconds idle.
+       * @enum {string}
+       */
+      type: 'TIMING' | 'IDLE';
+      /** @description TIMING: seconds from `renewed_at` to `stop_at`. IDLE: the idle period. */
       duration_s: number | null;
       /** @description When the lease was last started or renewed (epoch ms). */
       renewed_at: number | null;
-      /** @description When the instance stops (epoch ms). */
+      /**
+       * @description When the instance stops (epoch ms); for IDLE, if nothing happens from now on (null
+       *     while busy, or where the backend cannot know).
+       */
       stop_at: number | null;
       /** @description Seconds until stop_at. */
       remaining_s: number | null;
+      /**
+       * @description IDLE: when the last activity ended (epoch ms); null while busy, for TIMING, or
+       *     where the backend cannot know.
+       */
+      idle_since: number | null;
+      /**
+       * @description IDLE: what keeps the instance from being idle now (empty when idle); null for
+       *     TIMING or where the backend cannot know.
+       */
+      busy: string[] | null;
     };
     /** @description A lease renewal; other fields are ignored. */
     LeaseRenewal: {
-      /** @description Seconds from now, 1 h (3600) to 72 h (259200). */
+      /** @description 1 h (3600) to 72 h (259200). TIMING: seconds from now. IDLE: the idle period. */
       duration_s: number;
+      /**
+       * @description The kind of lease from now on; default, the current one.
+       * @enum {string}
+       */
+      type?: 'TIMING' | 'IDLE';
     };
     /** @description The notebook instance this Jupyter server is. */
     Instance: {
@@ -556,6 +640,12 @@ export interface components {
       flavor: components['schemas']['Flavor'];
       image: string | null;
       lease: components['schemas']['Lease'] | null;
+      /**
+       * @description Local backend: the folder standing for OBS, where each sub-folder is a bucket (make a
+       *     folder there to make a bucket, as one creates a bucket in the OBS console). Null on
+       *     ModelArts.
+       */
+      object_store_root?: string | null;
     };
     /**
      * @description `MOUNTING` → `MOUNTED` (or `MOUNT_FAILED`); `UNMOUNTING` → gone (or `UNMOUNT_FAILED`).
@@ -1131,6 +1221,27 @@ export interface operations {
       413: components['responses']['PayloadTooLarge'];
       500: components['responses']['InternalError'];
       502: components['responses']['UpstreamError'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  noteActivity: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Noted. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      403: components['responses']['Forbidden'];
+      500: components['responses']['InternalError'];
       503: components['responses']['Unavailable'];
     };
   };
@@ -1795,6 +1906,32 @@ export interface operations {
       403: components['responses']['Forbidden'];
       500: components['responses']['InternalError'];
       503: components['responses']['Unavailable'];
+    };
+  };
+  getI18n: {
+    parameters: {
+      query?: {
+        /** @description The language the caller has the messages of already; `messages` is null when that is still the language. */
+        known?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The language and its messages. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['I18n'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      403: components['responses']['Forbidden'];
+      500: components['responses']['InternalError'];
     };
   };
   getOpenAPI: {

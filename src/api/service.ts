@@ -66,12 +66,27 @@ export class ModelArtsService {
   /**
    * Renew the auto-stop lease, counting from now.
    *
-   * @param durationS Seconds, 3600 (1 h) to 259200 (72 h)
+   * @param durationS Seconds, 3600 (1 h) to 259200 (72 h): from now (TIMING) or the idle
+   *   period (IDLE)
+   * @param kind TIMING or IDLE to switch the kind; undefined keeps it
    * @returns The renewed lease
    * @throws ResponseError 409 when auto-stop is off, 400 for a duration out of range
    */
-  async renewLease(durationS: number): Promise<ILease> {
-    return this._send<ILease>('lease', 'PATCH', { duration_s: durationS });
+  async renewLease(
+    durationS: number,
+    kind?: 'TIMING' | 'IDLE'
+  ): Promise<ILease> {
+    return this._send<ILease>('lease', 'PATCH', {
+      duration_s: durationS,
+      ...(kind ? { type: kind } : {})
+    });
+  }
+
+  /**
+   * Tell the server the user acted in the browser: it counts for an IDLE lease.
+   */
+  async noteActivity(): Promise<void> {
+    await this._send<void>('activity', 'POST');
   }
 
   /**

@@ -4,7 +4,7 @@ import type { CommandRegistry } from '@lumino/commands';
 import { Signal } from '@lumino/signaling';
 import type { Widget } from '@lumino/widgets';
 
-import { formatRemaining } from '../api/countdown';
+import { describeIdle, formatRemaining } from '../api/countdown';
 import { IModelArtsModel } from '../api/interfaces';
 import { isFinal } from '../api/model';
 import { ModelArtsService } from '../api/service';
@@ -13,7 +13,13 @@ import { CommandIDs } from '../commandids';
 import { assembleLines, firstLineStart, renderLine } from '../jobview/ansi';
 import { readLog } from '../jobview/logsource';
 import { RENEW_HOURS } from '../panel/section';
-import { formatBytes, formatDuration, h, iconButton } from '../ui/dom';
+import {
+  displayLocale,
+  formatBytes,
+  formatDuration,
+  h,
+  iconButton
+} from '../ui/dom';
 import { OutputMimeTypes } from './index';
 
 /**
@@ -396,7 +402,18 @@ class LeaseOutputView extends OutputView {
     const { countdown } = model;
     const remaining = countdown.remaining();
     this.node.dataset.level = countdown.level();
-    this._controls.hidden = remaining === null;
+    this._controls.hidden = !countdown.enabled;
+    const idle = describeIdle(countdown, trans);
+    if (idle !== null) {
+      // IDLE: the sentence says the kind, whether busy and when it would stop.
+      const sign = h('span', { class: 'jp-ModelArts-powerSign' }, '⏻');
+      this._remaining.replaceChildren(
+        sign,
+        remaining === null ? '' : ` ${formatRemaining(remaining)}`
+      );
+      this._stopAt.textContent = idle;
+      return;
+    }
     if (remaining === null) {
       this._remaining.textContent =
         model.error('lease') ??
@@ -409,7 +426,7 @@ class LeaseOutputView extends OutputView {
     this._remaining.replaceChildren(sign, ` ${formatRemaining(remaining)}`);
     this._stopAt.textContent = trans.__(
       'stops at %1',
-      new Date(countdown.stopAt!).toLocaleTimeString()
+      new Date(countdown.stopAt!).toLocaleTimeString(displayLocale())
     );
   }
 

@@ -1,7 +1,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { API_NAMESPACE, ModelArtsError } from '../api/request';
+import { API_NAMESPACE, ModelArtsError, withLanguage } from '../api/request';
 
 /**
  * A stretch of a task's log, as the raw log route answered.
@@ -67,7 +67,11 @@ export async function readLog(
   }
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(url, init, settings);
+    response = await ServerConnection.makeRequest(
+      url,
+      withLanguage(init),
+      settings
+    );
   } catch (error) {
     if ((error as Error).name === 'AbortError') {
       throw error;

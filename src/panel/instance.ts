@@ -1,4 +1,8 @@
-import { countdownLevel, formatRemaining } from '../api/countdown';
+import {
+  countdownLevel,
+  describeIdle,
+  formatRemaining
+} from '../api/countdown';
 import { CommandIDs } from '../commandids';
 import { formatTime, h, iconButton } from '../ui/dom';
 import { renewIcon } from '../ui/icons';
@@ -122,7 +126,15 @@ export class LeasePart extends PartWidget {
       remaining,
       this.context.thresholds()
     );
-    this._renew.disabled = remaining === null;
+    this._renew.disabled = !countdown.enabled;
+    this.node.dataset.kind = countdown.kind ?? 'off';
+    const idle = describeIdle(countdown, trans);
+    if (idle !== null) {
+      this._clock.textContent =
+        remaining === null ? '' : formatRemaining(remaining);
+      this._line.textContent = idle;
+      return;
+    }
     if (remaining === null) {
       this._clock.textContent = '';
       this._line.textContent = model.lease
@@ -171,26 +183,49 @@ export class RenewForm extends FormBody {
         )
       )
     );
-    const remaining = context.model.countdown.remaining();
+    const { countdown } = context.model;
+    const remaining = countdown.remaining();
+    const kind = countdown.kind ?? 'TIMING';
+    this._kind = h(
+      'select',
+      { class: 'jp-mod-styled jp-ModelArts-renewKind' },
+      h(
+        'option',
+        { value: 'TIMING', selected: kind === 'TIMING' },
+        trans.__('at a fixed time: this long from now')
+      ),
+      h(
+        'option',
+        { value: 'IDLE', selected: kind === 'IDLE' },
+        trans.__(
+          'when idle this long (no kernel, job, terminal or browser activity)'
+        )
+      )
+    );
     this.node.append(
       h(
         'p',
         { class: 'jp-ModelArts-info' },
-        remaining === null
-          ? trans.__('Auto-stop is off.')
-          : trans.__(
-              'The instance stops in %1 (at %2). Renewing counts from now.',
-              formatRemaining(remaining),
-              formatTime(context.model.countdown.stopAt)
-            )
+        describeIdle(countdown, trans) ??
+          (remaining === null
+            ? trans.__('Auto-stop is off.')
+            : trans.__(
+                'The instance stops in %1 (at %2). Renewing counts from now.',
+                formatRemaining(remaining),
+                formatTime(countdown.stopAt)
+              ))
       ),
+      this.addField('type', trans.__('Stop'), this._kind),
       this.addField('duration_s', trans.__('Stop in'), this._hours),
       this.message
     );
   }
 
   async send(): Promise<void> {
-    await this._context.model.renew(Number(this._hours.value));
+    await this._context.model.renew(
+      Number(this._hours.value),
+      this._kind.value as 'TIMING' | 'IDLE'
+    );
   }
 
   protected problems(): Record<string, string> {
@@ -199,6 +234,7 @@ export class RenewForm extends FormBody {
 
   private _context: IPanelContext;
   private _hours: HTMLSelectElement;
+  private _kind: HTMLSelectElement;
 }
 
 /**

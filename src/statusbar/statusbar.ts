@@ -4,9 +4,10 @@ import { Signal } from '@lumino/signaling';
 import { Menu, Widget } from '@lumino/widgets';
 
 import { CommandIDs } from '../commandids';
-import { formatRemaining } from '../api/countdown';
+import { describeIdle, formatRemaining } from '../api/countdown';
 import { IModelArtsModel } from '../api/interfaces';
 import { RENEW_HOURS } from '../panel/section';
+import { displayLocale } from '../ui/dom';
 
 /**
  * The status-bar countdown `⏻ 1:23:45`: ticks locally, resyncs with each answer of the
@@ -77,9 +78,27 @@ export class AutoStopStatus extends Widget {
   }
 
   private _update(): void {
-    const remaining = this._model.countdown.remaining();
-    this.node.dataset.level = this._model.countdown.level();
-    if (remaining === null) {
+    const { countdown } = this._model;
+    const remaining = countdown.remaining();
+    this.node.dataset.level = countdown.level();
+    this.node.dataset.kind = countdown.kind ?? 'off';
+    const idle = describeIdle(countdown, this._trans);
+    if (idle !== null) {
+      // IDLE: the time left only if nothing happens; busy or unknown, no countdown at all.
+      const sign = document.createElement('span');
+      sign.className = 'jp-ModelArts-powerSign';
+      sign.textContent = '⏻';
+      const busy = countdown.busy;
+      const short =
+        remaining !== null
+          ? this._trans.__('idle %1', formatRemaining(remaining))
+          : busy && busy.length > 0
+            ? this._trans.__('busy')
+            : this._trans.__('idle stop');
+      this.node.replaceChildren(sign, ` ${short}`);
+      this.node.title = `${idle}. ${this._trans.__('Click to renew.')}`;
+      this.node.removeAttribute('aria-disabled');
+    } else if (remaining === null) {
       this.node.replaceChildren(this._trans.__('auto-stop off'));
       this.node.title = this._trans.__('This instance does not stop by itself');
       this.node.setAttribute('aria-disabled', 'true');
@@ -92,7 +111,9 @@ export class AutoStopStatus extends Widget {
       this.node.title = this._trans.__(
         'Auto-stop in %1 (at %2). Click to renew.',
         formatRemaining(remaining),
-        new Date(this._model.countdown.stopAt!).toLocaleTimeString()
+        new Date(this._model.countdown.stopAt!).toLocaleTimeString(
+          displayLocale()
+        )
       );
       this.node.removeAttribute('aria-disabled');
     }

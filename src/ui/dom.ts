@@ -46,6 +46,26 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return element;
 }
 
+let locale: string | undefined;
+
+/**
+ * Set the language times are written in: JupyterLab's (the browser's until set).
+ *
+ * @param code A language code such as `en` or `zh-CN`
+ */
+export function setDisplayLocale(code: string | null): void {
+  locale = code || undefined;
+}
+
+/**
+ * The language times are written in (undefined: the browser's).
+ *
+ * @returns The language code
+ */
+export function displayLocale(): string | undefined {
+  return locale;
+}
+
 /**
  * Format an epoch-ms time as a short local date and time.
  *
@@ -59,8 +79,8 @@ export function formatTime(ms: number | null): string {
   const date = new Date(ms);
   const sameDay = new Date().toDateString() === date.toDateString();
   return sameDay
-    ? date.toLocaleTimeString()
-    : date.toLocaleString(undefined, {
+    ? date.toLocaleTimeString(locale)
+    : date.toLocaleString(locale, {
         month: 'short',
         day: 'numeric',
         hour: '2-digit',
@@ -195,16 +215,16 @@ export function button(
  *
  * @param ms Epoch ms
  * @param now The time to count from, epoch ms
- * @param locale The language; the browser's by default
+ * @param language The language; JupyterLab's (see setDisplayLocale) by default
  * @returns The text
  */
 export function formatAgo(
   ms: number,
   now: number = Date.now(),
-  locale?: string
+  language: string | undefined = locale
 ): string {
   const seconds = Math.round((ms - now) / 1000);
-  const format = new Intl.RelativeTimeFormat(locale, {
+  const format = new Intl.RelativeTimeFormat(language, {
     numeric: 'auto',
     style: 'short'
   });

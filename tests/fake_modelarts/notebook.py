@@ -116,10 +116,12 @@ class Notebooks:
         if instance != self.cloud.instance_id:
             raise ApiError(404, "ModelArts.6309", "The instance does not exist.")
         lease = self.notebook["lease"]
-        # Auto-stop: the instance stops once create_at + duration has passed.
+        # Auto-stop: the instance stops once create_at + duration has passed (TIMING; an IDLE
+        # lease measures CPU, GPU and network use, which the fake has none of to measure).
         if (
             self.notebook["status"] == "RUNNING"
             and lease["enable"]
+            and lease["type"] == "TIMING"
             and now_ms() > lease["create_at"] + lease["duration"]
         ):
             self.notebook["status"] = "STOPPED"
@@ -161,7 +163,8 @@ class Notebooks:
         return json_response(200, self._instance(req)["lease"])
 
     def renew_lease(self, req: Req) -> Response:
-        """Renew: the instance runs for `duration` ms from now (query `duration` wins over body)."""
+        """Renew: TIMING, the instance runs for `duration` ms from now (query `duration` wins
+        over body); IDLE, it stops after `duration` ms idle."""
         nb = self._instance(req)
         self._require_running(nb)
         lease_type = "TIMING"
@@ -187,9 +190,10 @@ class Notebooks:
             raise ApiError(400, "ModelArts.0104", "invalid parameter: type must be TIMING or IDLE")
         lease = nb["lease"]
         now = now_ms()
-        # create_at is kept; the SDK documents auto-stop at create_at + duration.
+        idle = lease_type.upper() == "IDLE"  # then duration is the idle period
+        # create_at is kept; the SDK documents auto-stop at create_at + duration (TIMING).
         lease.update(
-            duration=now - lease["create_at"] + duration,
+            duration=duration if idle else now - lease["create_at"] + duration,
             type=lease_type.upper(),
             enable=True,
             update_at=now,

@@ -19,8 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
+from ...activity import Activity
+from ...i18n import N_
 from ...models import (
     DEFAULT_WORKSPACE,
     MAX_NODES,
@@ -138,8 +140,19 @@ class LocalBackend(Backend):
         3600.0,
         config=True,
         help="""Seconds from start-up until auto-stop, when auto_stop_enabled is
-        set and no earlier lease is still running. Renewals via the API take 1 h to 72 h.
-        Default: 3600 (1 hour).""",
+        set and no earlier lease is still running; with auto_stop_type IDLE, the idle
+        period. Renewals via the API take 1 h to 72 h. Default: 3600 (1 hour).""",
+    )
+
+    auto_stop_type = Enum(
+        ["TIMING", "IDLE"],
+        "TIMING",
+        config=True,
+        help="""The kind of lease: TIMING stops the server auto_stop_duration after
+        start-up or the last renewal; IDLE stops it once it has been idle that long (no
+        kernel running, no job pending or running, no terminal or browser activity). A kind
+        chosen through the API (PATCH /lease) is kept across restarts until this setting
+        changes. Default: TIMING.""",
     )
 
     max_concurrent_jobs = Int(
@@ -255,7 +268,11 @@ class LocalBackend(Backend):
             self.store,
             enabled=self.auto_stop_enabled,
             duration_s=self.auto_stop_duration,
+            kind=self.auto_stop_type,
             on_expire=self.request_shutdown,
+            activity=Activity(self.parent.serverapp),
+            live_jobs=self._jobs_live,
+            log=self.log,
         )
         self.jobs = JobRunner(
             store=self.store,
@@ -342,7 +359,9 @@ class LocalBackend(Backend):
         return workspace_id
 
     async def run_checks(self, workspace_id: str) -> list[Check]:
-        folder_fix = "Create the folder, or point c.LocalBackend.{} at a writable folder."
+        def folder_fix(name: str) -> str:
+            return N_(f"Create the folder, or point c.LocalBackend.{name} at a writable folder.")
+
         found = await asyncio.gather(
             self._guarded("workspace", "workspace", self._check_workspace(workspace_id)),
             self._guarded("quota:training", "quota", self._check_slots()),
@@ -352,9 +371,9 @@ class LocalBackend(Backend):
                 asyncio.to_thread(
                     checks.writable_folder,
                     "local:state_dir",
-                    "State folder (jobs, logs, images)",
+                    N_("State folder (jobs, logs, images)"),
                     self.state_dir,
-                    "Point c.ModelArtsApp.state_dir at a folder this server may write.",
+                    N_("Point c.ModelArtsApp.state_dir at a folder this server may write."),
                 ),
             ),
             self._guarded(
@@ -368,9 +387,9 @@ class LocalBackend(Backend):
                 asyncio.to_thread(
                     checks.writable_folder,
                     "local:objects",
-                    "Object store (stands for OBS)",
+                    N_("Object store (stands for OBS)"),
                     self.objects.root,
-                    folder_fix.format("object_store_root"),
+                    folder_fix("object_store_root"),
                 ),
             ),
             self._guarded(
@@ -379,9 +398,9 @@ class LocalBackend(Backend):
                 asyncio.to_thread(
                     checks.writable_folder,
                     "local:data_root",
-                    "Data root (stands for /data/, where mounts go)",
+                    N_("Data root (stands for /data/, where mounts go)"),
                     self.data.root,
-                    folder_fix.format("data_root"),
+                    folder_fix("data_root"),
                 ),
             ),
             self._guarded("local:kernelspecs", "local", self._check_kernelspecs()),
@@ -403,7 +422,7 @@ class LocalBackend(Backend):
             )
 
     async def _check_workspace(self, workspace_id: str) -> Check:
-        title = "Current workspace"
+        title = N_("Current workspace")
         for workspace in await self.list_workspaces():
             if workspace.id == workspace_id:
                 return Check(
@@ -437,10 +456,10 @@ class LocalBackend(Backend):
         limit = self.max_concurrent_jobs
         free = max(limit - running, 0)
         if free:
-            detail = f"{free} of {limit} job slots free (c.LocalBackend.max_concurrent_jobs)"
+            detail = N_(f"{free} of {limit} job slots free (c.LocalBackend.max_concurrent_jobs)")
         else:
             # Not a failure here: a submit is accepted and waits its turn.
-            detail = (
+            detail = N_(
                 f"all {limit} job slots are taken ({pending} waiting): a job submitted now "
                 "waits in Pending until one ends, it is not refused"
             )
@@ -476,19 +495,34 @@ class LocalBackend(Backend):
             flavor=self.flavor,
             image=f"python {platform.python_version()} at {sys.prefix}",
             lease=self.lease.get(),
+            object_store_root=self.objects.root,
         )
 
     async def get_lease(self) -> Lease:
         return self.lease.get()
 
-    async def renew_lease(self, duration_s: int) -> Lease:
-        lease = self.lease.renew(duration_s)
-        self.log.info(
-            "auto-stop renewed for %d s (stops at %s)",
-            duration_s,
-            time.strftime("%H:%M:%S", time.localtime(lease.stop_at / 1000)),
-        )
+    async def renew_lease(self, duration_s: int, kind: str | None = None) -> Lease:
+        lease = self.lease.renew(duration_s, kind)
+        if lease.type == "IDLE":
+            self.log.info("auto-stop renewed: stops after %d s idle", duration_s)
+        else:
+            self.log.info(
+                "auto-stop renewed for %d s (stops at %s)",
+                duration_s,
+                time.strftime("%H:%M:%S", time.localtime(lease.stop_at / 1000)),
+            )
         return lease
+
+    async def note_activity(self) -> None:
+        self.lease.activity_seen()
+
+    def _jobs_live(self) -> bool:
+        """Whether a job of this server is pending or running (a store query: off the loop)."""
+        phases = (JobPhase.PENDING, JobPhase.RUNNING, JobPhase.TERMINATING)
+        return any(
+            d.get("backend") == "local"
+            for d in self.store.list("job", phases=tuple(p.value for p in phases))
+        )
 
     async def list_flavors(self) -> list[Flavor]:
         return [self.flavor]
@@ -562,12 +596,13 @@ class LocalBackend(Backend):
                 sorted([link["location"] + "/", location + "/"], key=len),
             ):
                 if b.startswith(a):
+                    # Parts of the message: the server translates each (jupyter_modelarts/i18n.py).
                     what = (
-                        "already mounted" if a == b else f"overlaps the mount at {other.mount_path}"
+                        N_("is already mounted")
+                        if a == b
+                        else N_(f"overlaps the mount at {other.mount_path}")
                     )
-                    raise InvalidRequest(
-                        f"{mount_path} is {what} ({other.uri})", field="mount_path"
-                    )
+                    raise InvalidRequest(f"{mount_path} {what} ({other.uri})", field="mount_path")
         if not self.data.contains(location):
             raise InvalidRequest(
                 f"{mount_path} leads to {location} through a symbolic link: not a folder inside "

@@ -11,6 +11,7 @@ import shutil
 import uuid
 from typing import Any
 
+from ...i18n import N_
 from ...models import Check, CheckStatus
 
 _PROBE_PREFIX = ".modelarts-doctor-"
@@ -23,19 +24,19 @@ def _check(check_id: str, title: str, status: CheckStatus, detail: str, fix: str
 def _probe(folder: str) -> str | None:
     """Why a file cannot be written (and fsynced, and removed) in ``folder``; None when it can."""
     if not os.path.exists(folder):
-        return f"{folder} does not exist"
+        return N_(f"{folder} does not exist")
     if not os.path.isdir(folder):
-        return f"{folder} is not a folder"
+        return N_(f"{folder} is not a folder")
     path = os.path.join(folder, f"{_PROBE_PREFIX}{uuid.uuid4().hex}")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as err:
-        return f"cannot create a file in {folder}: {err.strerror or err}"
+        return N_(f"cannot create a file in {folder}: {err.strerror or err}")
     try:
         os.write(fd, b"probe")
         os.fsync(fd)
     except OSError as err:
-        return f"cannot write a file in {folder}: {err.strerror or err}"
+        return N_(f"cannot write a file in {folder}: {err.strerror or err}")
     finally:
         os.close(fd)
         try:
@@ -73,7 +74,7 @@ def _size(n: int) -> str:
 def disk(images_dir: str, size_limit: int) -> Check:
     """Pass when the disk saved images are written to has room for an image as large as the
     limit allows."""
-    title = "Free disk for saved images"
+    title = N_("Free disk for saved images")
     where = _existing(images_dir)
     try:
         free = shutil.disk_usage(where).free
@@ -85,7 +86,7 @@ def disk(images_dir: str, size_limit: int) -> Check:
             f"cannot read the free space of {where}: {err.strerror or err}",
             "Make the state folder (c.ModelArtsApp.state_dir) a folder on a readable disk.",
         )
-    numbers = f"{_size(free)} free at {where}, images may reach {_size(size_limit)}"
+    numbers = N_(f"{_size(free)} free at {where}, images may reach {_size(size_limit)}")
     if free >= size_limit:
         return _check("local:disk", title, CheckStatus.PASS, numbers)
     return _check(
@@ -101,7 +102,7 @@ def disk(images_dir: str, size_limit: int) -> Check:
 def kernelspecs(specs: dict[str, Any], interpreter_of: Any) -> Check:
     """Pass when at least one Python kernelspec's interpreter is there to run (``interpreter_of``
     maps a kernelspec's argv[0] to its interpreter, or None)."""
-    title = "Python kernelspecs"
+    title = N_("Python kernelspecs")
     found, missing = [], []
     for name, entry in sorted(specs.items()):
         spec = entry.get("spec") or {}
@@ -111,11 +112,17 @@ def kernelspecs(specs: dict[str, Any], interpreter_of: Any) -> Check:
         path = interpreter_of(argv[0])
         runs = path is not None and os.path.isfile(path) and os.access(path, os.X_OK)
         (found if runs else missing).append(name)
-    lost = f"; {', '.join(missing)} name an interpreter that is not there" if missing else ""
+    lost = N_(f"; {', '.join(missing)} name an interpreter that is not there") if missing else ""
     if found:
-        return _check(
-            "local:kernelspecs", title, CheckStatus.PASS, f"found {', '.join(found)}{lost}"
+        names = ", ".join(found)
+        # Not "found {names}{lost}": two placeholders side by side cannot be told apart when the
+        # server translates the detail.
+        detail = (
+            N_(f"found {names}; {', '.join(missing)} name an interpreter that is not there")
+            if missing
+            else N_(f"found {names}")
         )
+        return _check("local:kernelspecs", title, CheckStatus.PASS, detail)
     return _check(
         "local:kernelspecs",
         title,

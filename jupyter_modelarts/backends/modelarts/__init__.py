@@ -372,8 +372,8 @@ class ModelArtsBackend(Backend):
     async def get_lease(self) -> Lease:
         return await self.notebook.get_lease()
 
-    async def renew_lease(self, duration_s: int) -> Lease:
-        return await self.notebook.renew_lease(duration_s)
+    async def renew_lease(self, duration_s: int, kind: str | None = None) -> Lease:
+        return await self.notebook.renew_lease(duration_s, kind)
 
     async def list_mounts(self) -> list[Mount]:
         return await self.storage.list_mounts()

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 import httpx
 
+from ...i18n import N_
 from ...models import BackendUnavailable, ModelArtsError, PermissionDenied
 
 _ALGORITHM = "SDK-HMAC-SHA256"
@@ -346,7 +347,7 @@ class CredentialChain:
         token = self._env.get("HUAWEICLOUD_SDK_SECURITY_TOKEN") or None
         self._remember(sk, token)
         self._project_id = self._env.get("HUAWEICLOUD_SDK_PROJECT_ID") or None
-        return Credentials(ak, sk, token, source="environment (HUAWEICLOUD_SDK_AK)")
+        return Credentials(ak, sk, token, source=N_("environment (HUAWEICLOUD_SDK_AK)"))
 
     def _from_file(self, tried: list[str]) -> Credentials | None:
         path = self._file_path()
@@ -378,7 +379,7 @@ class CredentialChain:
             token = parser.get(section, "security_token", fallback="") or None
             self._remember(sk, token)
             self._project_id = parser.get(section, "project_id", fallback="") or None
-            return Credentials(ak, sk, token, source=f"credentials file {path}")
+            return Credentials(ak, sk, token, source=N_(f"credentials file {path}"))
         tried.append(f"credentials file {path}: no ak and sk under [basic] or [global]")
         return None
 
@@ -413,7 +414,7 @@ class CredentialChain:
         user = info.get("user") or {}
         if user.get("id"):
             self.user = (str(user["id"]), str(user.get("name") or ""))
-        return IamToken(token, expires_at, project_id, source="IAM password")
+        return IamToken(token, expires_at, project_id, source=N_("IAM password"))
 
     async def _exchange(self, token: IamToken) -> Credentials:
         body = {
@@ -449,7 +450,7 @@ class CredentialChain:
         if response.status_code >= 400:
             tried.append(f"{where}: HTTP {response.status_code} {self._upstream_text(response)}")
             return None
-        return self._parse_keys(response, "metadata service", url)
+        return self._parse_keys(response, N_("metadata service"), url)
 
     def _parse_keys(self, response: httpx.Response, source: str, url: str) -> Credentials:
         try:

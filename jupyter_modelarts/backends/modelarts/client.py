@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from ...i18n import N_
 from ...models import (
     BackendUnavailable,
     Conflict,
@@ -64,12 +65,12 @@ def names_agency(message: str) -> bool:
 def permission_fix(action: str, agency: bool) -> str:
     """What to do about a refused ``action``: the agency's right, or the user's."""
     if agency:
-        return (
+        return N_(
             f"ModelArts' agency (委托) for this user lacks a right {action} needs: in the "
             "ModelArts console → 全局配置 (Global Configuration) → 添加授权 (Add Authorization), "
             "add an agency for this user in this region, or extend the existing one's policies"
         )
-    return (
+    return N_(
         f"the credentials need the IAM action {action}: ask the account administrator to grant "
         "it (in strict authorization mode, 严格授权模式, a sub-user needs every action granted "
         "explicitly), and a grant to the workspace when the refusal names one"

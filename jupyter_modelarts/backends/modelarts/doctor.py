@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ...i18n import N_
 from ...models import (
     DEFAULT_WORKSPACE,
     Check,
@@ -35,8 +36,10 @@ if TYPE_CHECKING:
 CHECK_TIMEOUT_S = 20.0
 #: ``user_id`` of an authorization ModelArts made for every user of the account.
 ALL_USERS = "all-users"
-GLOBAL_CONFIG = "ModelArts console → 全局配置 (Global Configuration) → 添加授权 (Add Authorization)"
-STRICT_MODE = (
+GLOBAL_CONFIG = N_(
+    "ModelArts console → 全局配置 (Global Configuration) → 添加授权 (Add Authorization)"
+)
+STRICT_MODE = N_(
     "In strict authorization mode (严格授权模式, set in 全局配置) a sub-user may use only the "
     "ModelArts actions granted explicitly"
 )
@@ -69,15 +72,15 @@ class Doctor:
         """Every check, all at once (each bounded, so a run takes at most two bounds: the
         buckets and the verdicts are found first), in the order shown."""
         groups = await asyncio.gather(
-            self._bounded("credentials", "credentials", "Credentials", self._credentials),
-            self._bounded("instance", "instance", "Notebook instance", self._instance),
-            self._bounded("agency", "agency", "ModelArts agency (委托)", self._agency),
+            self._bounded("credentials", "credentials", N_("Credentials"), self._credentials),
+            self._bounded("instance", "instance", N_("Notebook instance"), self._instance),
+            self._bounded("agency", "agency", N_("ModelArts agency (委托)"), self._agency),
             self._obs_checks(),
             self._actions(workspace_id),
             self._bounded(
-                "workspace", "workspace", "Workspace", lambda: self._workspace(workspace_id)
+                "workspace", "workspace", N_("Workspace"), lambda: self._workspace(workspace_id)
             ),
-            self._bounded("quota:training", "quota", "Training job quota", self._quota),
+            self._bounded("quota:training", "quota", N_("Training job quota"), self._quota),
         )
         return [
             check for group in groups for check in (group if isinstance(group, list) else [group])
@@ -101,19 +104,22 @@ class Doctor:
             fix = ""
             if isinstance(err, PermissionDenied) and err.iam_action:
                 fix = permission_fix(err.iam_action, err.agency)
+            # An error's message is translated as errors are; an unforeseen one is kept.
+            detail = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
             return Check(
                 check_id,
                 area,
                 title,
                 CheckStatus.FAIL,
-                getattr(err, "message", None) or f"{type(err).__name__}: {err}",
+                detail,
                 fix=fix,
                 iam_action=getattr(err, "iam_action", None),
                 agency=bool(getattr(err, "agency", False)),
             )
 
     def _where(self) -> str:
-        return f"project {self.cloud._project or self.cloud.project_id}, region {self.cloud.region}"
+        project = self.cloud._project or self.cloud.project_id
+        return N_(f"project {project}, region {self.cloud.region}")
 
     # -- credentials, instance, agency -----------------------------------------------------
 
@@ -124,7 +130,7 @@ class Doctor:
         await self.cloud.client()
         await self.cloud.credentials.get()
         # Read before the call: a refusal makes the chain forget the credentials it used.
-        source = self.cloud.credentials.source() or "unknown source"
+        source = self.cloud.credentials.source() or N_("unknown source")
         try:
             await self.cloud.call(
                 "GET",
@@ -206,8 +212,8 @@ class Doctor:
             )
 
         identity = await self.identity()
-        who = (identity[1] or identity[0]) if identity else "this user"
-        fix = f"{GLOBAL_CONFIG}, for user {who} in {self.cloud.region}"
+        who = (identity[1] or identity[0]) if identity else N_("this user")
+        fix = N_(f"{GLOBAL_CONFIG}, for user {who} in {self.cloud.region}")
         try:
             entries = await self._authorizations()
         except PermissionDenied:
@@ -261,7 +267,7 @@ class Doctor:
                     self._bounded(
                         f"obs:{bucket}",
                         "obs",
-                        f"OBS bucket {bucket}",
+                        N_(f"OBS bucket {bucket}"),
                         lambda b=bucket, p=prefix, w=why: self._obs(b, p, w),
                     )
                     for bucket, prefix, why in buckets
@@ -273,8 +279,8 @@ class Doctor:
         """(bucket, prefix, why it is used) of code_uri, the configured folders and every
         mounted bucket, once each."""
         found: dict[str, tuple[str, str]] = {}
-        configured = [(self.cloud.code_uri, "code_uri", "job code (code_uri)")] + [
-            (uri, "check_obs_uris", "configured in check_obs_uris")
+        configured = [(self.cloud.code_uri, "code_uri", N_("job code (code_uri)"))] + [
+            (uri, "check_obs_uris", N_("configured in check_obs_uris"))
             for uri in self.cloud.check_obs_uris
         ]
         for uri, name, why in configured:
@@ -295,7 +301,7 @@ class Doctor:
                     uri = parse_obs_uri(mount.uri)
                 except InvalidRequest:
                     continue
-                found.setdefault(uri.bucket, (uri.key, f"mounted at {mount.mount_path}"))
+                found.setdefault(uri.bucket, (uri.key, N_(f"mounted at {mount.mount_path}")))
         return [(bucket, prefix, why) for bucket, (prefix, why) in found.items()]
 
     async def _obs(self, bucket: str, prefix: str, why: str) -> Check:
@@ -309,12 +315,12 @@ class Doctor:
         async def step(name: str, action: str, call: Callable[[], Awaitable[Any]]) -> None:
             try:
                 await call()
-                results[name] = "ok"
+                results[name] = N_("ok")
             except PermissionDenied:
-                results[name] = "denied"
+                results[name] = N_("denied")
                 failed.append((name, action))
             except ModelArtsError as err:
-                results[name] = f"failed ({err.code})"
+                results[name] = N_(f"failed ({err.code})")
                 failed.append((name, action))
 
         async def list_probes() -> None:
@@ -327,12 +333,16 @@ class Doctor:
             await step("read", OBS_STEPS[2][1], lambda: obs.get_object(bucket, key))
             await step("delete", OBS_STEPS[3][1], lambda: obs.delete_object(bucket, key))
         else:
-            results["read"] = results["delete"] = "not tried (nothing written)"
-        summary = ", ".join(f"{name} {results[name]}" for name, _ in OBS_STEPS)
+            results["read"] = results["delete"] = N_("not tried (nothing written)")
+        # Written out (not joined) so that it is one message to translate, step by step.
+        summary = N_(
+            f"list {results['list']}, write {results['write']}, read {results['read']}, "
+            f"delete {results['delete']}"
+        )
         where = f"obs://{bucket}/{prefix}"
         if not failed:
             removed = await self._remove_probes(bucket, earlier)
-            also = f" with {removed} left by an earlier check" if removed else ""
+            also = N_(f" with {removed} left by an earlier check") if removed else ""
             return Check(
                 f"obs:{bucket}",
                 "obs",
@@ -340,14 +350,19 @@ class Doctor:
                 CheckStatus.PASS,
                 f"{where} ({why}): {summary}; the probe object was removed{also}",
             )
-        actions = ", ".join(action for _, action in failed)
-        leftover = " (the probe object is left behind)" if results.get("delete") != "ok" else ""
+        actions = ", ".join(action for _, action in failed)  # IAM action names: data
+        # Each case its own message: a template with two placeholders side by side would not
+        # tell where the first ends when the server translates it.
+        if results.get("delete") == "ok":
+            detail = N_(f"{where} ({why}): {summary}")
+        else:
+            detail = N_(f"{where} ({why}): {summary} (the probe object is left behind)")
         return Check(
             f"obs:{bucket}",
             "obs",
             f"OBS bucket {bucket}",
             CheckStatus.FAIL,
-            f"{where} ({why}): {summary}{leftover}",
+            detail,
             f"grant {actions} on bucket {bucket} to this user (an IAM policy with OBS rights, "
             "or the bucket's policy)",
             iam_action=failed[0][1],
@@ -373,24 +388,24 @@ class Doctor:
         return [
             Feature(
                 "modelarts:notebook:get",
-                "reading the instance and its lease",
+                N_("reading the instance and its lease"),
                 cloud.notebook.raw,
                 needs_instance=True,
             ),
             Feature(
-                "modelarts:notebook:updateStopPolicy", "renewing the lease", needs_instance=True
+                "modelarts:notebook:updateStopPolicy", N_("renewing the lease"), needs_instance=True
             ),
             Feature(
                 "modelarts:notebook:listMountedStorages",
-                "listing mounts",
+                N_("listing mounts"),
                 cloud.storage.list_mounts,
                 needs_instance=True,
             ),
-            Feature("modelarts:notebook:mountStorage", "mounting OBS", needs_instance=True),
-            Feature("modelarts:notebook:umountStorage", "unmounting OBS", needs_instance=True),
+            Feature("modelarts:notebook:mountStorage", N_("mounting OBS"), needs_instance=True),
+            Feature("modelarts:notebook:umountStorage", N_("unmounting OBS"), needs_instance=True),
             Feature(
                 "modelarts:image:list",
-                "listing saved images",
+                N_("listing saved images"),
                 lambda: cloud.call(
                     "GET",
                     "/v1/{p}/images",
@@ -399,12 +414,12 @@ class Doctor:
                     params={"type": "DEDICATED", "limit": 1, "workspace_id": workspace_id},
                 ),
             ),
-            Feature("modelarts:image:create", "saving the image", needs_instance=True),
-            Feature("modelarts:trainJob:create", "submitting training jobs"),
-            Feature("modelarts:trainJob:get", "following a training job"),
+            Feature("modelarts:image:create", N_("saving the image"), needs_instance=True),
+            Feature("modelarts:trainJob:create", N_("submitting training jobs")),
+            Feature("modelarts:trainJob:get", N_("following a training job")),
             Feature(
                 "modelarts:trainJob:list",
-                "listing training jobs",
+                N_("listing training jobs"),
                 lambda: cloud.call(
                     "POST",
                     "/v2/{p}/training-job-searches",
@@ -413,7 +428,7 @@ class Doctor:
                     json={"offset": 0, "limit": 1, "workspace_id": workspace_id},
                 ),
             ),
-            Feature("modelarts:trainJob:delete", "deleting training jobs"),
+            Feature("modelarts:trainJob:delete", N_("deleting training jobs")),
         ]
 
     async def _actions(self, workspace_id: str) -> list[Check]:
@@ -430,7 +445,7 @@ class Doctor:
                 await self._bounded(
                     f"action:{feature.action}",
                     "actions",
-                    f"IAM action {feature.action}",
+                    N_(f"IAM action {feature.action}"),
                     lambda f=feature: self._action(f, verdicts, workspace_id),
                 )
             )
@@ -465,7 +480,7 @@ class Doctor:
                 iam_action=feature.action,
             )
 
-        grant = (
+        grant = N_(
             f"ask the account administrator to grant {feature.action} to this user (IAM → user "
             f"groups → a policy with it, for {self._where()})"
         )
@@ -521,7 +536,11 @@ class Doctor:
                 )
             if isinstance(err, NotAuthenticated):
                 raise
-            kind = "does not exist" if isinstance(err, NotFound) else "is not granted to this user"
+            kind = (
+                N_("does not exist")
+                if isinstance(err, NotFound)
+                else N_("is not granted to this user")
+            )
             return check(
                 CheckStatus.FAIL,
                 f"workspace {workspace_id} {kind} ({err.code})",
@@ -530,11 +549,11 @@ class Doctor:
             )
         grants = data.get("grants") or []
         public = data.get("auth_type") == "PUBLIC"
-        access = "open to every user" if public else f"{len(grants)} user(s) granted"
+        access = N_("open to every user") if public else N_(f"{len(grants)} user(s) granted")
         return check(
             CheckStatus.PASS,
             f"workspace {data.get('name') or workspace_id} ({workspace_id}) is "
-            f"{data.get('status') or 'NORMAL'}, {access}",
+            f"{data.get('status') or 'NORMAL'}, {access}",  # the status is ModelArts' word
         )
 
     async def _quota(self) -> Check:

@@ -22,10 +22,19 @@ _CPUS_RE = re.compile(r"(?:^|\.)(\d+)u(?:\.|$)")
 def _lease(data: dict[str, Any]) -> Lease:
     """ModelArts' lease in the contract's terms. Its ``duration`` counts from the instance's
     ``create_at``; ``duration_s`` counts from the last renewal (``update_at``) to the stop."""
-    kind = str(data.get("type") or "TIMING").upper()
+    kind = "IDLE" if str(data.get("type") or "").upper() == "IDLE" else "TIMING"
     created, duration = data.get("create_at"), data.get("duration")
     if not data.get("enable") or created is None or duration is None:
         return Lease(enabled=bool(data.get("enable")), type=kind)
+    if kind == "IDLE":
+        # ``duration`` is then the idle period; ModelArts measures idleness itself (CPU, GPU,
+        # network) and tells no one when it would stop: unknown, so null.
+        return Lease(
+            enabled=True,
+            type="IDLE",
+            duration_s=round(duration / 1000),
+            renewed_at=data.get("update_at") or created,
+        )
     stop_at = created + duration
     updated = data.get("update_at") or created
     # An update after the stop is no renewal: when this lease began is then unknown.
@@ -104,10 +113,11 @@ class Notebook:
         )
         return _lease(data)
 
-    async def renew_lease(self, duration_s: int) -> Lease:
+    async def renew_lease(self, duration_s: int, kind: str | None = None) -> Lease:
         # Asked afresh: auto-stop may have been switched in the console since the last poll.
         self.cloud.poll.invalidate("lease")
-        if not (await self.get_lease()).enabled:
+        current = await self.get_lease()
+        if not current.enabled:
             # Not sent upstream: ModelArts' renewal would set a TIMING lease, turning auto-stop on.
             raise Conflict(
                 "auto-stop is off for this instance, so there is no lease to renew "
@@ -119,7 +129,7 @@ class Notebook:
             self.cloud.notebook_path("/lease"),
             "renew",
             idempotent=True,  # "run for this long from now": sending it twice changes nothing
-            json={"duration": duration_s * 1000, "type": "TIMING"},
+            json={"duration": duration_s * 1000, "type": kind or current.type},
         )
         self.cloud.poll.invalidate("lease", "notebook")
         if not data:  # 204 is documented too

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ...i18n import N_
 from ...models import (
     Conflict,
     InvalidRequest,
@@ -47,12 +48,13 @@ def _folder(path: str) -> str:
 
 
 def _in_use(mount_path: str, held: str, other: dict[str, Any]) -> str:
-    what = "is already mounted" if held == mount_path else f"overlaps the mount at {held}"
+    # Each part is a message of its own: the server translates the parts of a message too.
+    what = N_("is already mounted") if held == mount_path else N_(f"overlaps the mount at {held}")
     why = {
-        "MOUNT_FAILED": "; that mount failed: delete it first",
-        "UNMOUNTING": "; that mount is being removed: try again in a moment",
+        "MOUNT_FAILED": N_("; that mount failed: delete it first"),
+        "UNMOUNTING": N_("; that mount is being removed: try again in a moment"),
     }.get(str(other.get("status")), "")
-    return f"{mount_path} {what} ({other.get('uri', '')}){why}"
+    return N_(f"{mount_path} {what} ({other.get('uri', '')}){why}")
 
 
 class Storage:
