@@ -109,6 +109,19 @@ def cloud_server_config(ma_config, cloud_config):
     )
 
 
+@pytest.fixture
+def fake_keys(fake, monkeypatch):
+    """The fake's key pair in the environment, where the server's credential chain finds it."""
+    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", fake.ak)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", fake.sk)
+
+
+@pytest.fixture
+def cloud_jp_server_config(ma_config, cloud_config, fake_keys):
+    """A server on the cloud backend against the fake."""
+    return cloud_server_config(ma_config, cloud_config)
+
+
 def fresh_backend(serverapp, **traits):
     """A second backend over the same store, as a restarted server would build it."""
     app = next(iter(serverapp.extension_manager.extension_apps["jupyter_modelarts"]))

@@ -6,16 +6,14 @@ import time
 
 import pytest
 
-from conftest import cloud_server_config, fresh_backend
+from conftest import fresh_backend
 
 FINAL = ("Completed", "Failed", "Terminated", "Abnormal")
 
 
 @pytest.fixture
-def jp_server_config(ma_config, cloud_config, fake, monkeypatch):
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", fake.ak)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", fake.sk)
-    return cloud_server_config(ma_config, cloud_config)
+def jp_server_config(cloud_jp_server_config):
+    return cloud_jp_server_config
 
 
 async def wait_job(api, job_id, timeout=60):

@@ -16,9 +16,7 @@ def obs_addressing():
 
 
 @pytest.fixture
-def jp_server_config(ma_config, cloud_config, fake, monkeypatch, obs_addressing):
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", fake.ak)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", fake.sk)
+def jp_server_config(ma_config, cloud_config, fake, fake_keys, monkeypatch, obs_addressing):
     if obs_addressing == "virtual":
         # OBS's real host name, reached through the fake as the HTTP proxy (httpx honours
         # HTTP_PROXY); every other service stays direct.

@@ -11,17 +11,15 @@ import time
 import psutil
 import pytest
 
-from conftest import cloud_server_config, fresh_backend, server_config
+from conftest import fresh_backend, server_config
 
 FINAL = ("Completed", "Failed", "Terminated", "Abnormal")
 HOUR_MS = 3_600_000
 
 
 @pytest.fixture
-def jp_server_config(ma_config, cloud_config, fake, monkeypatch):
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", fake.ak)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", fake.sk)
-    return cloud_server_config(ma_config, cloud_config)
+def jp_server_config(cloud_jp_server_config):
+    return cloud_jp_server_config
 
 
 async def mounted(c, path, uri="obs://bucket/data/"):

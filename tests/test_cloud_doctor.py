@@ -24,9 +24,7 @@ ACTIONS = (
 
 
 @pytest.fixture
-def jp_server_config(ma_config, cloud_config, fake, monkeypatch):
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", fake.ak)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", fake.sk)
+def jp_server_config(ma_config, cloud_config, fake, fake_keys):
     fake.buckets["inputs"] = {"train/a.csv": b"1"}
     cloud_config = {**cloud_config, "check_obs_uris": ["obs://inputs/train/"]}
     return cloud_server_config(ma_config, cloud_config)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import cloud_server_config, fresh_backend
+from conftest import fresh_backend
 from jupyter_modelarts.backends.modelarts.client import SharedPoll
 
 FINAL = ("Completed", "Failed", "Terminated", "Abnormal")
@@ -32,10 +32,8 @@ def cloud_config(cloud_config):
 
 
 @pytest.fixture
-def jp_server_config(ma_config, cloud_config, fake, monkeypatch):
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", fake.ak)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", fake.sk)
-    return cloud_server_config(ma_config, cloud_config)
+def jp_server_config(cloud_jp_server_config):
+    return cloud_jp_server_config
 
 
 @pytest.fixture

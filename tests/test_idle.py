@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import cloud_server_config, extension_sections
+from conftest import extension_sections
 
 PERIOD_S = 2.0
 
@@ -108,10 +108,8 @@ def test_the_kind_survives_kill_9_and_renewals_switch_it(servers, ma_config):
 
 class TestCloud:
     @pytest.fixture
-    def jp_server_config(self, ma_config, cloud_config, fake, monkeypatch):
-        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", fake.ak)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", fake.sk)
-        return cloud_server_config(ma_config, cloud_config)
+    def jp_server_config(self, cloud_jp_server_config):
+        return cloud_jp_server_config
 
     async def test_idle_renews_and_shows_with_its_stop_unknown(self, c, fake):
         idle = await c.call("PATCH", "lease", {"duration_s": 7200, "type": "IDLE"}, expect=200)

@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from conftest import cloud_server_config
 from jupyter_modelarts.models import NotFound
 
 FINAL = ("Completed", "Failed", "Terminated", "Abnormal")
@@ -176,10 +175,8 @@ async def test_a_log_of_many_pieces_streams_whole_and_a_client_may_leave(
 
 class TestCloud:
     @pytest.fixture
-    def jp_server_config(self, ma_config, cloud_config, fake, monkeypatch):
-        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", fake.ak)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", fake.sk)
-        return cloud_server_config(ma_config, cloud_config)
+    def jp_server_config(self, cloud_jp_server_config):
+        return cloud_jp_server_config
 
     async def test_the_log_is_the_mirrors_and_outlives_its_eviction(self, api, c, fake, backend):
         code = "for i in range(2000):\n    print('line', i, 'é中' * (i % 3))\n"

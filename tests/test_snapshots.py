@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import cloud_server_config, server_config
+from conftest import server_config
 
 FINAL = ("Completed", "Failed", "Terminated", "Abnormal")
 
@@ -257,10 +257,8 @@ async def test_the_store_drops_what_no_job_uses_and_what_a_crash_left(api, jp_ro
 
 class TestCloud:
     @pytest.fixture
-    def jp_server_config(self, ma_config, cloud_config, fake, monkeypatch):
-        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", fake.ak)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", fake.sk)
-        return cloud_server_config(ma_config, cloud_config)
+    def jp_server_config(self, cloud_jp_server_config):
+        return cloud_jp_server_config
 
     async def test_outside_code_dirs_and_links_are_refused(self, api, fake, jp_root_dir, tmp_path):
         write(tmp_path / "elsewhere" / "train.py", "print('ran')")
