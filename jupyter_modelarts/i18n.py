@@ -23,7 +23,9 @@ HEADER = "X-ModelArts-Language"
 #: The store record keeping the last language the frontend sent, for kernels and other callers.
 _RECORD = ("setting", "language")
 _LOCALE_DIR = os.path.join(os.path.dirname(__file__), "locale")
-_CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*", re.ASCII)
+#: A language, its script and region at most (zh-Hans-CN): what Lab's locales need, and short
+#: enough to be kept in the store.
+_CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,2}", re.ASCII)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*|[0-9]+)\}")
 #: How deep parts of parts are translated (a check's detail → its OBS summary → a step's result).
 _MAX_DEPTH = 3

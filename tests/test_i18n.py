@@ -189,9 +189,10 @@ def test_errors_come_back_in_the_language_the_frontend_asks(server):
     assert server.call("GET", "i18n")["language"] == "zh_CN"
     assert error(EN) == "no job nonexistent"
     assert error() == "no job nonexistent"
-    answer = server.client.get("jobs/x", headers={"X-ModelArts-Language": "zh CN;"})
-    assert answer.status_code == 400
-    assert answer.json()["field"] == "X-ModelArts-Language"
+    for bad in ("zh CN;", "zh" + "-abcdefgh" * 3000):
+        answer = server.client.get("jobs/x", headers={"X-ModelArts-Language": bad})
+        assert answer.status_code == 400
+        assert answer.json()["field"] == "X-ModelArts-Language"
 
 
 def test_the_language_survives_a_restart(tmp_path):
