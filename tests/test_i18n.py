@@ -70,6 +70,10 @@ def test_an_error_built_from_parts_is_translated_part_by_part():
     assert i18n.translate("ModelArts.0104: quota exceeded", "zh_CN") == (
         "ModelArts.0104: quota exceeded"
     )
+    # An upstream error: ModelArts' text kept, our framing of its code and request translated.
+    assert i18n.translate("instance gone (ModelArts ModelArts.6404, request 9f1c)", "zh_CN") == (
+        "instance gone（ModelArts ModelArts.6404，请求 9f1c）"
+    )
     assert i18n.translate("no job abc", "en") == "no job abc"
     assert i18n.translate("no job abc", None) == "no job abc"
 

@@ -87,7 +87,7 @@ def upstream_error(response: httpx.Response, action: str) -> ModelArtsError:
     code = code or f"HTTP.{response.status_code}"
     message = message or response.reason_phrase or "no message"
     request_id = response.headers.get("X-Request-Id")
-    where = f"ModelArts {code}" + (f", request {request_id}" if request_id else "")
+    where = N_(f"ModelArts {code}, request {request_id}") if request_id else N_(f"ModelArts {code}")
     status = response.status_code
     if status == 401:
         return NotAuthenticated(
