@@ -53,7 +53,7 @@ def heartbeat_s():
 
 
 @pytest.fixture
-def jp_server_config(ma_config, backend_kind, heartbeat_s, request, monkeypatch):
+def jp_server_config(ma_config, backend_kind, heartbeat_s, request):
     config = {
         **ma_config,
         "auto_stop_enabled": True,
@@ -63,9 +63,7 @@ def jp_server_config(ma_config, backend_kind, heartbeat_s, request, monkeypatch)
     }
     if backend_kind == "local":
         return server_config(config)
-    fake = request.getfixturevalue("fake")
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", fake.ak)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", fake.sk)
+    request.getfixturevalue("fake_keys")
     return cloud_server_config(config, request.getfixturevalue("cloud_config"))
 
 
