@@ -25,6 +25,7 @@ from ...activity import Activity
 from ...i18n import N_
 from ...models import (
     DEFAULT_WORKSPACE,
+    LEASE_TYPES,
     MAX_NODES,
     Check,
     CheckStatus,
@@ -145,7 +146,7 @@ class LocalBackend(Backend):
     )
 
     auto_stop_type = Enum(
-        ["TIMING", "IDLE"],
+        list(LEASE_TYPES),
         "TIMING",
         config=True,
         help="""The kind of lease: TIMING stops the server auto_stop_duration after
@@ -446,9 +447,7 @@ class LocalBackend(Backend):
 
     async def _check_slots(self) -> Check:
         def count() -> tuple[int, int]:
-            phases = (JobPhase.RUNNING, JobPhase.TERMINATING, JobPhase.PENDING)
-            records = self.store.list("job", phases=tuple(p.value for p in phases))
-            local = [d for d in records if d.get("backend") == self.name]
+            local = self.jobs.local_jobs(JobPhase.RUNNING, JobPhase.TERMINATING, JobPhase.PENDING)
             running = sum(d["phase"] != JobPhase.PENDING.value for d in local)
             return running, len(local) - running
 
@@ -518,11 +517,7 @@ class LocalBackend(Backend):
 
     def _jobs_live(self) -> bool:
         """Whether a job of this server is pending or running (a store query: off the loop)."""
-        phases = (JobPhase.PENDING, JobPhase.RUNNING, JobPhase.TERMINATING)
-        return any(
-            d.get("backend") == "local"
-            for d in self.store.list("job", phases=tuple(p.value for p in phases))
-        )
+        return bool(self.jobs.local_jobs(JobPhase.PENDING, JobPhase.RUNNING, JobPhase.TERMINATING))
 
     async def list_flavors(self) -> list[Flavor]:
         return [self.flavor]

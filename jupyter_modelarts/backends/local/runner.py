@@ -301,7 +301,7 @@ class JobRunner:
         Each record on its own: one that can't be recovered is failed with the reason (or left
         to the log when even that fails) and stops none of the others; the runner always starts.
         """
-        for data in self._local_jobs(JobPhase.CREATING, JobPhase.RUNNING, JobPhase.TERMINATING):
+        for data in self.local_jobs(JobPhase.CREATING, JobPhase.RUNNING, JobPhase.TERMINATING):
             try:
                 self._recover(data["id"])
             except Exception as err:
@@ -430,7 +430,8 @@ class JobRunner:
         await self._start_pending()
         return self._load(job_id)[0]
 
-    def _local_jobs(self, *phases: JobPhase) -> list[dict[str, Any]]:
+    def local_jobs(self, *phases: JobPhase) -> list[dict[str, Any]]:
+        """The records of this server's jobs in ``phases`` (a store query: blocking)."""
         return [
             d
             for d in self.store.list("job", phases=tuple(p.value for p in phases))
@@ -439,9 +440,9 @@ class JobRunner:
 
     async def _start_pending(self) -> None:
         async with self._lock:
-            pending = self._local_jobs(JobPhase.PENDING)
+            pending = self.local_jobs(JobPhase.PENDING)
             free = self.max_concurrent - len(
-                self._local_jobs(JobPhase.RUNNING, JobPhase.TERMINATING)
+                self.local_jobs(JobPhase.RUNNING, JobPhase.TERMINATING)
             )
             for data in sorted(pending, key=lambda d: d["created_at"])[: max(free, 0)]:
                 job, runtime = self._load(data["id"])
